@@ -1,0 +1,109 @@
+"""BanditPolicy: stop runs that fall outside a slack of the best run at the same interval."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from numbers import Real
+from typing import Any
+
+from .base import EarlyTerminationPolicy, StopDecision, metric_key
+
+__all__ = ["BanditPolicy"]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _check_slack(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"BanditPolicy: {name} must be a number > 0 (e.g. 0.1), got {value!r}")
+    if not math.isfinite(float(value)) or value <= 0:
+        raise ValueError(f"BanditPolicy: {name} must be a finite number > 0 (e.g. 0.1), got {value!r}")
+    return value
+
+
+class BanditPolicy(EarlyTerminationPolicy):
+    """Stop a run whose metric falls outside the slack of the best run at that interval (SPEC §4).
+
+    Give exactly one slack. Maximising, with a best value of 0.8 at interval 10,
+    ``slack_factor=0.2`` stops runs below ``0.8 / (1 + 0.2) ≈ 0.667`` and ``slack_amount=0.2``
+    stops runs below ``0.8 - 0.2 = 0.6``. Minimising mirrors it: ``best * (1 + slack_factor)`` or
+    ``best + slack_amount``, and runs above the threshold stop. With a negative best value the
+    slack factor is applied the other way round (multiply instead of divide) so that the threshold
+    always lies on the worse side of the best run.
+
+        >>> policy = BanditPolicy(slack_factor=0.2)
+        >>> policy.check("b", {"a": [0.8], "b": [0.55]}, "maximize").threshold
+        0.6666666666666667
+        >>> policy.check("b", {"a": [0.8], "b": [0.7]}, "maximize") is None
+        True
+
+    Args:
+        slack_factor: allowed slack as a ratio of the best value.
+        slack_amount: allowed slack as an absolute difference from the best value.
+        evaluation_interval: apply the policy every Nth interval.
+        delay_evaluation: first apply it at the first multiple of ``evaluation_interval`` that is
+            ``>= delay_evaluation``.
+    """
+
+    def __init__(
+        self,
+        slack_factor: float | None = None,
+        slack_amount: float | None = None,
+        evaluation_interval: int = 1,
+        delay_evaluation: int = 0,
+    ) -> None:
+        if (slack_factor is None) == (slack_amount is None):
+            given = "both" if slack_factor is not None else "neither"
+            raise ValueError(
+                "BanditPolicy needs exactly one of slack_factor and slack_amount, got "
+                f"{given}; e.g. BanditPolicy(slack_factor=0.1) or BanditPolicy(slack_amount=0.2)"
+            )
+        self.slack_factor = None if slack_factor is None else _check_slack("slack_factor", slack_factor)
+        self.slack_amount = None if slack_amount is None else _check_slack("slack_amount", slack_amount)
+        super().__init__(evaluation_interval, delay_evaluation)
+
+    def threshold(self, best: float, goal: str) -> tuple[float, str]:
+        """The value a run must reach given the ``best`` value, and how it was computed."""
+        worse = -1.0 if goal == "maximize" else 1.0  # the direction that is worse
+        if self.slack_amount is not None:
+            op = "-" if worse < 0 else "+"
+            return best + worse * self.slack_amount, f"best {_fmt(best)} {op} slack_amount {_fmt(self.slack_amount)}"
+        factor = 1.0 + self.slack_factor  # type: ignore[operator]
+        if (best >= 0) == (worse < 0):  # maximise a positive value, or minimise a negative one
+            return best / factor, f"best {_fmt(best)} / (1 + slack_factor {_fmt(self.slack_factor)})"  # type: ignore[arg-type]
+        return best * factor, f"best {_fmt(best)} * (1 + slack_factor {_fmt(self.slack_factor)})"  # type: ignore[arg-type]
+
+    def _decide(
+        self, run_id: str, interval: int, histories: Mapping[str, Sequence[float]], goal: str
+    ) -> StopDecision | None:
+        at_interval = [h[interval - 1] for h in histories.values() if len(h) >= interval]
+        best = max(at_interval, key=lambda v: metric_key(v, goal))
+        if math.isnan(best):
+            return None  # every run is NaN here: nothing to compare against
+        threshold, how = self.threshold(float(best), goal)
+        value = float(histories[run_id][interval - 1])
+        if not metric_key(value, goal) < metric_key(threshold, goal):
+            return None
+        side = "below" if goal == "maximize" else "above"
+        shown = "NaN (counts as worst)" if math.isnan(value) else _fmt(value)
+        return StopDecision(
+            run_id=run_id,
+            policy=type(self).__name__,
+            interval=interval,
+            value=value,
+            threshold=threshold,
+            reason=(
+                f"BanditPolicy: {shown} at interval {interval} is {side} {_fmt(threshold)} ({how})"
+            ),
+        )
+
+    def _params(self) -> dict[str, Any]:
+        slack = (
+            {"slack_factor": self.slack_factor}
+            if self.slack_factor is not None
+            else {"slack_amount": self.slack_amount}
+        )
+        return {**slack, **super()._params()}
