@@ -1,0 +1,63 @@
+"""joblib dispatch: each trial is one task on the joblib backend active where submit was called.
+
+The backend is captured by name when the experiment is submitted (joblib's ``parallel_config`` is
+thread-local, and the driver runs in its own threads), then every trial is its own
+``Parallel(...)([task])`` call, so a failed call touches only its own trial.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from joblib import Parallel, delayed, effective_n_jobs
+from joblib.parallel import BACKENDS, get_active_backend
+
+from .trial import TrialOutcome, TrialSpec, execute_trial
+
+__all__ = ["Dispatcher", "active_backend_name"]
+
+
+def active_backend_name() -> tuple[str, int | None]:
+    """The name and ``n_jobs`` of the joblib backend active in the calling thread."""
+    backend, n_jobs = get_active_backend()
+    for name, cls in BACKENDS.items():
+        if type(backend) is cls:
+            return name, n_jobs
+    return "loky", n_jobs
+
+
+class Dispatcher:
+    """Runs trials through joblib with a fixed backend.
+
+    Args:
+        backend: a joblib backend name (``"loky"``, ``"dask"``, ...); ``None``: the one active now.
+        n_jobs: the backend's worker count; ``None`` or -1: all it has.
+    """
+
+    def __init__(self, backend: str | None = None, n_jobs: int | None = None) -> None:
+        active, active_jobs = active_backend_name()
+        self.backend = backend or active
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown joblib backend {self.backend!r}; registered: {', '.join(sorted(BACKENDS))}")
+        self.n_jobs = n_jobs if n_jobs is not None else (active_jobs if backend is None else None)
+        if self.n_jobs in (None, 0):
+            self.n_jobs = -1
+
+    def max_parallel(self) -> int:
+        """How many tasks the backend runs at once."""
+        from joblib import parallel_config
+
+        with parallel_config(backend=self.backend):
+            return max(1, effective_n_jobs(self.n_jobs))
+
+    def configure(self, concurrency: int) -> None:
+        """Size the worker pool to the experiment's concurrency."""
+        self._jobs = concurrency
+
+    def run(self, spec: TrialSpec) -> TrialOutcome:
+        """Run one trial to its end (blocking); raises when the worker or backend is lost."""
+        jobs: Any = getattr(self, "_jobs", None) or self.n_jobs
+        result = Parallel(n_jobs=jobs, backend=self.backend, batch_size=1, pre_dispatch="n_jobs")(
+            [delayed(execute_trial)(spec)]
+        )
+        return result[0]

@@ -1,0 +1,453 @@
+"""The driver: draws configurations, dispatches trials through joblib, applies the policy.
+
+One :class:`ExperimentDriver` per submitted experiment runs in a background thread of the
+notebook kernel, so the kernel stays free for other cells. It
+
+- asks the sampler for one configuration at a time, when a slot is free, so the sampler always
+  sees every result finished so far;
+- dispatches each trial as its own joblib call from a small thread pool, so a trial that fails,
+  or a worker that is lost, touches no other trial; the joblib backend is the one active where
+  ``submit`` was called (``loky`` by default, ``dask`` inside ``parallel_config(backend="dask")``);
+- receives every logged value over the channel, applies the early-termination policy in arrival
+  order, and queues the values for the store;
+- enforces ``max_total_runs``, ``max_concurrent_runs``, GPU slots and ``max_duration_minutes``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..channel import ChannelServer
+from ..config import HyperDriveConfig
+from ..estimator import ScriptRunConfig
+from ..policy.base import StopDecision
+from ..policy.none import NoTerminationPolicy
+from ..run import RunStatus, TERMINAL_STATUSES, best_value
+from ..sampling.base import TrialRecord
+from ..store import Store
+from .dispatch import Dispatcher
+from .gpus import GpuSlots, detect_gpus
+from .trial import TrialOutcome, TrialSpec
+
+__all__ = ["ExperimentDriver"]
+
+CANCEL_WAIT_SECONDS = 5.0
+
+
+@dataclass
+class _Trial:
+    run_id: str
+    number: int
+    params: dict[str, Any]
+    arguments: list[str]
+    status: str = RunStatus.QUEUED
+    values: list[float] = field(default_factory=list)
+    stop: StopDecision | None = None
+    stop_reason: str | None = None
+    gpus: list[str] = field(default_factory=list)
+    attempts: int = 0
+    child_pid: int | None = None
+    host: str = ""
+    finished: threading.Event = field(default_factory=threading.Event)
+
+
+class ExperimentDriver:
+    """Runs one experiment in the background; the ``controller`` of its :class:`HyperDriveRun`."""
+
+    def __init__(
+        self,
+        store: Store,
+        experiment: str,
+        parent_id: str,
+        config: HyperDriveConfig,
+        backend: str | None = None,
+        n_jobs: int | None = None,
+        channel_host: str = "127.0.0.1",
+        resume: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.store = store
+        self.experiment = experiment
+        self.parent_id = parent_id
+        self.config = config
+        self.goal = config.goal
+        self.primary = config.primary_metric_name
+        self.policy = config.policy
+        self.policy_active = not isinstance(self.policy, NoTerminationPolicy)
+        self.sampler = config.hyperparameter_sampling
+        self._lock = threading.RLock()
+        self._trials: dict[str, _Trial] = {}
+        self._order: list[_Trial] = []
+        self._histories: dict[str, list[float]] = {}
+        self._outcomes: queue.Queue[tuple[_Trial, TrialOutcome]] = queue.Queue()
+        self._cancel_reason: str | None = None
+        self._done = threading.Event()
+        self._wake = threading.Event()
+        self._warned_metric = False
+        self.started = time.time()
+        gpu_ids = detect_gpus()
+        self.gpu_per_trial = config.gpus_per_trial
+        if self.gpu_per_trial > 0 and not gpu_ids:
+            raise ValueError(
+                f"the trials ask for {self.gpu_per_trial:g} GPU each, but no GPU was found "
+                "(CUDA_VISIBLE_DEVICES, nvidia-smi, HDNOTEBOOK_GPUS); set gpus to 0 to run on the CPU"
+            )
+        self.slots = GpuSlots(gpu_ids)
+        self._expose_gpus = bool(gpu_ids)
+        self.dispatcher = Dispatcher(backend=backend, n_jobs=n_jobs)
+        capacity = [self.dispatcher.max_parallel(), config.max_total_runs]
+        if config.max_concurrent_runs:
+            capacity.append(config.max_concurrent_runs)
+        gpu_capacity = self.slots.capacity(self.gpu_per_trial)
+        if gpu_capacity is not None:
+            if gpu_capacity == 0:
+                raise ValueError(
+                    f"the trials ask for {self.gpu_per_trial:g} GPUs each, but this machine has "
+                    f"{len(gpu_ids)}; ask for at most {len(gpu_ids)}"
+                )
+            capacity.append(gpu_capacity)
+        self.concurrency = max(1, min(capacity))
+        self.dispatcher.configure(self.concurrency)
+        self._resume = list(resume or [])
+        self.channel = ChannelServer(self._handle, host=channel_host)
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="hdnotebook-trial")
+        self._thread = threading.Thread(target=self._main, name=f"hdnotebook-driver[{experiment}]", daemon=True)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait_done(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def cancel(self, reason: str = "canceled by the user") -> None:
+        """Stop the experiment: no new trials, running ones are told to stop."""
+        with self._lock:
+            if self._cancel_reason is None:
+                self._cancel_reason = reason
+            for trial in self._trials.values():
+                if trial.status not in TERMINAL_STATUSES and trial.stop_reason is None:
+                    trial.stop_reason = reason
+        self._wake.set()
+
+    def cancel_run(self, run_id: str, reason: str = "canceled by the user") -> None:
+        """Stop one trial; it ends Canceled with ``reason``."""
+        with self._lock:
+            trial = self._trials.get(run_id)
+            if trial is None:
+                raise KeyError(f"no trial {run_id!r} in experiment run {self.parent_id}")
+            if trial.status not in TERMINAL_STATUSES and trial.stop_reason is None:
+                trial.stop_reason = reason
+        self._wake.set()
+
+    # -- the channel -----------------------------------------------------------------------------
+    def _handle(self, message: tuple[Any, ...]) -> Any:
+        kind = message[0]
+        if kind == "log":
+            _, run_id, rows, _sync = message
+            return ("ok", self._ingest(run_id, rows))
+        if kind == "poll":
+            _, run_id, info = message
+            return ("ok", self._on_poll(run_id, info))
+        return ("error", f"unknown message {kind!r}")
+
+    def _ingest(self, run_id: str, rows: list[tuple[Any, ...]]) -> str | None:
+        with self._lock:
+            trial = self._trials.get(run_id)
+            if trial is None:
+                return f"run {run_id} is not part of experiment run {self.parent_id}"
+            self.store.add_metrics(
+                (run_id, name, step, *_storable(value, text), t) for name, step, value, text, t in rows
+            )
+            for name, _step, value, _text, _t in rows:
+                if name != self.primary or value is None:
+                    continue
+                trial.values.append(value)
+                if self.policy_active and trial.stop_reason is None and trial.status == RunStatus.RUNNING:
+                    decision = self.policy.check(run_id, self._histories, self.goal)
+                    if decision is not None:
+                        trial.stop = decision
+                        trial.stop_reason = decision.reason
+                        self.store.add_event(run_id, "stopped_by_policy", decision.to_dict())
+            return trial.stop_reason
+
+    def _on_poll(self, run_id: str, info: dict[str, Any] | None) -> str | None:
+        with self._lock:
+            trial = self._trials.get(run_id)
+            if trial is None:
+                return f"run {run_id} is not part of experiment run {self.parent_id}"
+            if info:
+                if "child_pid" in info:
+                    trial.child_pid = info["child_pid"]
+                    trial.host = trial.host or socket.gethostname()
+                elif trial.status == RunStatus.QUEUED:
+                    trial.status = RunStatus.RUNNING
+                    trial.host = info.get("host", "")
+                    self.store.update_run(
+                        run_id, status=RunStatus.RUNNING, started=time.time(),
+                        details={"pid": info.get("pid"), "host": info.get("host"), "gpus": info.get("gpus")},
+                    )
+            return trial.stop_reason
+
+    # -- the scheduling loop ---------------------------------------------------------------------
+    def _main(self) -> None:
+        error: BaseException | None = None
+        try:
+            self._loop()
+        except BaseException as exc:  # report in the parent run, never die silently
+            error = exc
+            self.cancel(f"the driver failed: {exc!r}")
+            self._drain_all(CANCEL_WAIT_SECONDS)
+        finally:
+            self._finish(error)
+
+    def _loop(self) -> None:
+        deadline = (
+            self.started + self.config.max_duration_minutes * 60 if self.config.max_duration_minutes else math.inf
+        )
+        exhausted = False
+        last_event_check = 0.0
+        event_cursor = 0
+        while True:
+            self._collect_outcomes()
+            now = time.time()
+            if now >= deadline and self._cancel_reason is None:
+                self.cancel(f"max_duration_minutes ({self.config.max_duration_minutes:g}) reached")
+            if now - last_event_check > 0.5:
+                event_cursor = self._check_external_cancels(event_cursor)
+                last_event_check = now
+            if self._cancel_reason is not None:
+                self._drain_all(CANCEL_WAIT_SECONDS)
+                return
+            while not exhausted and self._running_count() < self.concurrency:
+                if len(self._order) >= self.config.max_total_runs and not self._resume:
+                    exhausted = True
+                    break
+                gpus = self.slots.acquire(self.gpu_per_trial)
+                if gpus is None:
+                    break
+                params = self._next_params()
+                if params is None:
+                    self.slots.release(gpus, self.gpu_per_trial)
+                    exhausted = True
+                    break
+                self._launch(params, gpus)
+            if exhausted and self._running_count() == 0:
+                return
+            self._wake.wait(min(0.25, max(0.0, deadline - time.time())))
+            self._wake.clear()
+
+    def _running_count(self) -> int:
+        with self._lock:
+            return sum(1 for t in self._order if t.status not in TERMINAL_STATUSES)
+
+    def _records(self) -> list[TrialRecord]:
+        with self._lock:
+            return [_record(t, self.goal) for t in self._order]
+
+    def _next_params(self) -> dict[str, Any] | None:
+        if self._resume:
+            return self._resume.pop(0)
+        proposals = self.sampler.suggest(self._records(), self.goal, 1)
+        return proposals[0] if proposals else None
+
+    def _launch(self, params: dict[str, Any], gpus: list[str]) -> None:
+        number = len(self._order)
+        run_id = f"{self.parent_id}_{number}"
+        estimator = self.config.estimator
+        arguments: list[str] = []
+        if isinstance(estimator, ScriptRunConfig):
+            arguments = [*estimator.arguments]
+            for name, value in params.items():
+                arguments += [f"--{name}", _argument(value)]
+        trial = _Trial(run_id=run_id, number=number, params=dict(params), arguments=arguments, gpus=gpus)
+        with self._lock:
+            self._trials[run_id] = trial
+            self._order.append(trial)
+            self._histories[run_id] = trial.values
+        self.store.insert_run(
+            id=run_id, experiment=self.experiment, parent_id=self.parent_id, number=number,
+            status=RunStatus.QUEUED, created=time.time(), params=params,
+            details={"arguments": arguments, "gpus": gpus},
+        )
+        self._submit(trial)
+
+    def _submit(self, trial: _Trial) -> None:
+        trial.attempts += 1
+        estimator = self.config.estimator
+        spec = TrialSpec(
+            run_id=trial.run_id,
+            params=trial.params,
+            address=self.channel.address,
+            authkey=self.channel.authkey,
+            primary_metric=self.primary,
+            sync_primary=self.policy_active,
+            gpus=trial.gpus if self._expose_gpus else None,
+        )
+        if isinstance(estimator, ScriptRunConfig):
+            spec.script_path = os.path.abspath(estimator.script_path)
+            spec.source_directory = os.path.abspath(estimator.source_directory)
+            spec.arguments = trial.arguments
+        else:
+            spec.function = estimator
+        future = self._pool.submit(self.dispatcher.run, spec)
+        future.add_done_callback(lambda f, t=trial: self._outcomes.put((t, _outcome_of(f, t))))
+
+    def _collect_outcomes(self, timeout: float = 0.0) -> None:
+        while True:
+            try:
+                trial, outcome = self._outcomes.get(timeout=timeout)
+            except queue.Empty:
+                return
+            timeout = 0.0
+            self._finish_trial(trial, outcome)
+
+    def _finish_trial(self, trial: _Trial, outcome: TrialOutcome) -> None:
+        if trial.status in TERMINAL_STATUSES:
+            return
+        lost = outcome.error is not None and outcome.error.startswith("worker lost")
+        if lost and trial.attempts <= self.config.max_retries and self._cancel_reason is None:
+            self.store.add_event(trial.run_id, "retry", {"attempt": trial.attempts, "error": outcome.error})
+            trial.status = RunStatus.QUEUED
+            self._submit(trial)
+            return
+        with self._lock:
+            status = outcome.status
+            if status == RunStatus.FAILED and trial.stop_reason and outcome.error and "killed by SIG" in outcome.error:
+                status = RunStatus.CANCELED
+            trial.status = status
+            details: dict[str, Any] = {"attempts": trial.attempts}
+            stop_reason = outcome.stop_reason or (trial.stop_reason if status == RunStatus.CANCELED else None)
+            if status == RunStatus.CANCELED:
+                details["stop"] = trial.stop.to_dict() if trial.stop else {"reason": stop_reason or "canceled"}
+            if outcome.error:
+                details["error"] = outcome.error
+            if outcome.traceback:
+                details["traceback"] = outcome.traceback
+            if outcome.return_value is not None:
+                details["return_value"] = outcome.return_value
+            if outcome.output is not None:
+                details["output"] = outcome.output
+            if outcome.exit_code is not None:
+                details["exit_code"] = outcome.exit_code
+            self.store.update_run(
+                trial.run_id, status=status, ended=outcome.ended or time.time(),
+                started=outcome.started or None, details=details,
+            )
+            if status == RunStatus.COMPLETED and not trial.values and not self._warned_metric:
+                self._warn_missing_metric(trial)
+        self.slots.release(trial.gpus, self.gpu_per_trial)
+        trial.finished.set()
+        self._wake.set()
+
+    def _warn_missing_metric(self, trial: _Trial) -> None:
+        self._warned_metric = True
+        self.store.flush()
+        logged = sorted({m.name for m in self.store.metrics([trial.run_id])})
+        message = (
+            f"run {trial.run_id} finished without logging the primary metric {self.primary!r}; "
+            f"it logged {', '.join(map(repr, logged)) or 'nothing'}. primary_metric_name must equal, "
+            "exactly, a name the training code passes to run.log (or return a number)."
+        )
+        self.store.update_run(self.parent_id, details={"warning": message})
+        self.store.add_event(self.parent_id, "warning", {"message": message})
+
+    def _check_external_cancels(self, cursor: int) -> int:
+        """Cancel requests written to the store by other processes (server, another kernel)."""
+        self.store.flush()
+        with self._lock:
+            ids = [self.parent_id, *(t.run_id for t in self._order if t.status not in TERMINAL_STATUSES)]
+        for event_id, run_id, kind, payload, _t in self.store.events(ids):
+            if event_id <= cursor:
+                continue
+            cursor = event_id
+            if kind != "cancel_requested":
+                continue
+            reason = payload.get("reason", "canceled")
+            if run_id == self.parent_id:
+                self.cancel(reason)
+            else:
+                self.cancel_run(run_id, reason)
+        return cursor
+
+    def _drain_all(self, timeout: float) -> None:
+        """Wait for running trials to end after a cancel; kill what does not end in time."""
+        end = time.time() + timeout
+        while self._running_count() and time.time() < end:
+            self._collect_outcomes(timeout=0.1)
+        with self._lock:
+            leftovers = [t for t in self._order if t.status not in TERMINAL_STATUSES]
+        for trial in leftovers:
+            if trial.child_pid and trial.host == socket.gethostname():
+                try:
+                    os.kill(trial.child_pid, 9)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self._finish_trial(
+                trial,
+                TrialOutcome(trial.run_id, RunStatus.CANCELED, stop_reason=trial.stop_reason or self._cancel_reason),
+            )
+
+    def _finish(self, error: BaseException | None) -> None:
+        with self._lock:
+            statuses = [t.status for t in self._order]
+        if error is not None:
+            status, details = RunStatus.FAILED, {"error": f"{type(error).__name__}: {error}"}
+        elif self._cancel_reason is not None and not self._cancel_reason.startswith("max_duration"):
+            status, details = RunStatus.CANCELED, {"stop": {"reason": self._cancel_reason}}
+        elif statuses and all(s == RunStatus.FAILED for s in statuses):
+            status, details = RunStatus.FAILED, {"error": "every trial failed; see the runs' errors"}
+        else:
+            status, details = RunStatus.COMPLETED, {}
+            if self._cancel_reason:
+                details["stop"] = {"reason": self._cancel_reason}
+        self.store.update_run(self.parent_id, status=status, ended=time.time(), details=details)
+        try:
+            self.store.flush()
+        finally:
+            self.channel.close()
+            self._pool.shutdown(wait=False)
+            self._done.set()
+
+
+def _record(trial: _Trial, goal: str) -> TrialRecord:
+    if trial.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        state = "running"
+    elif trial.status == RunStatus.COMPLETED:
+        state = "completed"
+    elif trial.status == RunStatus.CANCELED:
+        state = "stopped"
+    else:
+        state = "failed"
+    return TrialRecord(
+        number=trial.number, params=trial.params, state=state,
+        value=best_value(trial.values, goal), intervals=len(trial.values), curve=tuple(trial.values),
+    )
+
+
+def _storable(value: float | None, text: str | None) -> tuple[float | None, str | None]:
+    if value is not None and math.isnan(value):
+        return None, "nan"
+    return value, text
+
+
+def _argument(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _outcome_of(future: Any, trial: _Trial) -> TrialOutcome:
+    try:
+        return future.result()
+    except BaseException as exc:  # the worker or the backend failed, not the trial
+        return TrialOutcome(trial.run_id, RunStatus.FAILED, error=f"worker lost: {type(exc).__name__}: {exc}")

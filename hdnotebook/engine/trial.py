@@ -1,0 +1,370 @@
+"""The worker side of a trial: what a joblib task runs, wherever joblib runs it.
+
+``execute_trial(spec)`` is the joblib task. It tells the driver it started, then runs the trial
+in a child process of the worker so that a trial that crashes (``os.abort``, ``os._exit``, the OOM
+killer) or hangs takes down only itself, never the joblib worker or the trials beside it:
+
+- a function trial runs in a ``fork`` of the worker (a joblib/loky worker is single-threaded, so
+  this is safe, and costs a millisecond); where the worker has other threads (Dask, the
+  ``threading`` backend) it runs in the worker itself;
+- a script trial runs as ``python script.py ARGS`` in its own process group.
+
+While the child runs, the launcher polls the driver every 0.2 s; when the driver says stop, a
+function trial first gets the chance to stop at its next ``run.log``, then SIGTERM, then SIGKILL;
+a script gets SIGTERM at once and SIGKILL after the grace period. The result travels back as a
+:class:`TrialOutcome` through joblib.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any, Callable
+
+from ..channel import ChannelClient
+from ..run import (
+    ENV_ADDRESS,
+    ENV_KEY,
+    ENV_PRIMARY,
+    ENV_RUN_ID,
+    ENV_SYNC,
+    RunStatus,
+    TrialStopped,
+    _TrialRun,
+    enter_trial,
+    leave_trial,
+)
+
+__all__ = ["TrialSpec", "TrialOutcome", "execute_trial"]
+
+POLL_SECONDS = 0.2
+OUTPUT_TAIL = 20_000
+
+
+@dataclass
+class TrialSpec:
+    """Everything a worker needs to run one trial (pickled to the worker by joblib)."""
+
+    run_id: str
+    params: dict[str, Any]
+    address: tuple[str, int]
+    authkey: bytes
+    primary_metric: str
+    sync_primary: bool
+    function: Callable[..., Any] | None = None
+    script_path: str | None = None
+    source_directory: str | None = None
+    arguments: list[str] = field(default_factory=list)
+    gpus: list[str] | None = None
+    grace_seconds: float = 2.0
+
+
+@dataclass
+class TrialOutcome:
+    """How a trial ended, as the worker saw it."""
+
+    run_id: str
+    status: str
+    error: str | None = None
+    traceback: str | None = None
+    return_value: Any = None
+    stop_reason: str | None = None
+    exit_code: int | None = None
+    output: str | None = None
+    primary_logged: bool = False
+    pid: int | None = None
+    host: str = ""
+    started: float = 0.0
+    ended: float = 0.0
+
+
+def execute_trial(spec: TrialSpec) -> TrialOutcome:
+    """The joblib task: run one trial to its end and report how it ended."""
+    client = ChannelClient(spec.address, spec.authkey)
+    info = {"pid": os.getpid(), "host": socket.gethostname(), "gpus": spec.gpus}
+    started = time.time()
+    stop = _poll(client, spec.run_id, info)
+    if stop:
+        return TrialOutcome(spec.run_id, RunStatus.CANCELED, stop_reason=stop, started=started, ended=time.time())
+    try:
+        if spec.script_path is not None:
+            outcome = _run_script(spec, client)
+        elif hasattr(os, "fork") and threading.active_count() == 1:
+            outcome = _run_forked(spec, client)
+        else:
+            outcome = _run_inline(spec, process_wide=False)
+    finally:
+        client.close()
+    outcome.started = outcome.started or started
+    outcome.ended = outcome.ended or time.time()
+    outcome.host = socket.gethostname()
+    return outcome
+
+
+def _poll(client: ChannelClient, run_id: str, info: dict[str, Any] | None = None) -> str | None:
+    reply = client.request(("poll", run_id, info))
+    return reply[1] if reply and reply[0] == "ok" else None
+
+
+# ---------------------------------------------------------------------------------------------
+# function trials
+# ---------------------------------------------------------------------------------------------
+def _call_function(spec: TrialSpec, process_wide: bool) -> TrialOutcome:
+    """Run the trial function with the trial's run as ``Run.get_context()``."""
+    run = _TrialRun(
+        spec.run_id,
+        ChannelClient(spec.address, spec.authkey),
+        spec.primary_metric,
+        spec.sync_primary,
+        spec.params,
+    )
+    token = enter_trial(run, process_wide)
+    outcome = TrialOutcome(spec.run_id, RunStatus.COMPLETED, pid=os.getpid(), started=time.time())
+    try:
+        assert spec.function is not None
+        value = spec.function(**spec.params)
+        if _is_number(value):
+            outcome.return_value = float(value)
+            if not run.primary_logged:
+                run.log(spec.primary_metric, float(value))
+        elif value is not None:
+            outcome.return_value = repr(value)[:1000]
+    except TrialStopped as stop:
+        outcome.status, outcome.stop_reason = RunStatus.CANCELED, str(stop)
+    except BaseException as exc:  # the trial's own error: Failed with its traceback
+        outcome.status = RunStatus.FAILED
+        outcome.error = f"{type(exc).__name__}: {exc}"
+        outcome.traceback = traceback.format_exc()
+    finally:
+        try:
+            run.close()
+        except ConnectionError as exc:
+            outcome.status = RunStatus.FAILED
+            outcome.error = f"could not deliver the trial's last values: {exc}"
+        leave_trial(token, process_wide)
+    outcome.primary_logged = run.primary_logged
+    outcome.ended = time.time()
+    return outcome
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, Real):
+        return True
+    return hasattr(value, "dtype") and getattr(value, "shape", None) == () and value.dtype.kind in "iuf"
+
+
+def _run_inline(spec: TrialSpec, process_wide: bool) -> TrialOutcome:
+    return _call_function(spec, process_wide)
+
+
+def _run_forked(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the trial process
+        os.close(read_fd)
+        code = 0
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            if spec.gpus is not None:
+                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpus)
+            outcome = _call_function(spec, process_wide=True)
+            try:
+                data = pickle.dumps(outcome)
+            except Exception:
+                outcome.return_value = repr(outcome.return_value)[:1000]
+                data = pickle.dumps(outcome)
+            with os.fdopen(write_fd, "wb") as pipe:
+                pipe.write(data)
+        except BaseException:
+            code = 70
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(write_fd)
+    _poll_quiet(client, spec.run_id, {"child_pid": pid})
+    chunks: list[bytes] = []
+    status, stop = _supervise(
+        spec,
+        client,
+        is_done=lambda: _drain(read_fd, chunks),
+        reap=lambda: os.waitpid(pid, 0)[1],
+        signal_child=lambda sig: _kill(pid, sig),
+        cooperative=True,
+    )
+    os.close(read_fd)
+    if chunks:
+        try:
+            outcome: TrialOutcome = pickle.loads(b"".join(chunks))
+            if stop and outcome.status == RunStatus.FAILED:
+                outcome.status, outcome.stop_reason = RunStatus.CANCELED, stop
+            return outcome
+        except Exception:
+            pass
+    return _died(spec, status, stop)
+
+
+def _drain(fd: int, chunks: list[bytes]) -> bool:
+    """Read what the child wrote; True at end of file (the child is done or dead)."""
+    ready, _, _ = select.select([fd], [], [], POLL_SECONDS)
+    if not ready:
+        return False
+    data = os.read(fd, 1 << 16)
+    if not data:
+        return True
+    chunks.append(data)
+    return False
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _poll_quiet(client: ChannelClient, run_id: str, info: dict[str, Any] | None) -> str | None:
+    try:
+        return _poll(client, run_id, info)
+    except ConnectionError:
+        return "lost the driver (the notebook kernel exited)"
+
+
+def _supervise(
+    spec: TrialSpec,
+    client: ChannelClient,
+    is_done: Callable[[], bool],
+    reap: Callable[[], int],
+    signal_child: Callable[[int], None],
+    cooperative: bool,
+) -> tuple[int, str | None]:
+    """Wait for the child, relaying stop requests; returns (wait status, stop reason)."""
+    stop: str | None = None
+    stop_at = 0.0
+    sent_term = sent_kill = False
+    next_poll = time.time() + POLL_SECONDS
+    while not is_done():
+        now = time.time()
+        if stop is None and now >= next_poll:
+            stop = _poll_quiet(client, spec.run_id, None)
+            next_poll = now + POLL_SECONDS
+            if stop:
+                stop_at = now
+        if stop:
+            waited = now - stop_at
+            if not sent_term and (not cooperative or waited >= spec.grace_seconds):
+                signal_child(signal.SIGTERM)
+                sent_term = True
+            elif sent_term and not sent_kill and waited >= spec.grace_seconds + (0 if cooperative else 0) + 1.0:
+                signal_child(signal.SIGKILL)
+                sent_kill = True
+    status = reap()
+    if stop is None:
+        stop = _poll_quiet(client, spec.run_id, None) if _was_signalled(status) else None
+    return status, stop
+
+
+def _was_signalled(status: int) -> bool:
+    return os.WIFSIGNALED(status) if status >= 0 else True
+
+
+def _died(spec: TrialSpec, status: int, stop: str | None) -> TrialOutcome:
+    if stop:
+        return TrialOutcome(spec.run_id, RunStatus.CANCELED, stop_reason=stop)
+    return TrialOutcome(spec.run_id, RunStatus.FAILED, error=_describe_exit(status))
+
+
+def _describe_exit(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        hint = " (the out-of-memory killer sends this)" if sig == signal.SIGKILL else ""
+        return f"the trial process was killed by {name}{hint}"
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
+    return f"the trial process exited with code {code} before reporting a result"
+
+
+# ---------------------------------------------------------------------------------------------
+# script trials
+# ---------------------------------------------------------------------------------------------
+def _run_script(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
+    assert spec.script_path is not None
+    env = dict(os.environ)
+    env.update({
+        ENV_ADDRESS: f"{spec.address[0]}:{spec.address[1]}",
+        ENV_KEY: spec.authkey.hex(),
+        ENV_RUN_ID: spec.run_id,
+        ENV_PRIMARY: spec.primary_metric,
+        ENV_SYNC: "1" if spec.sync_primary else "0",
+        "PYTHONUNBUFFERED": "1",
+    })
+    if spec.gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpus)
+    command = [sys.executable, spec.script_path, *spec.arguments]
+    started = time.time()
+    with tempfile.TemporaryFile() as output:
+        try:
+            proc = subprocess.Popen(
+                command, cwd=spec.source_directory or None, env=env, stdout=output,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        except OSError as exc:
+            return TrialOutcome(spec.run_id, RunStatus.FAILED, error=f"could not start {command}: {exc}")
+        _poll_quiet(client, spec.run_id, {"child_pid": proc.pid})
+
+        def is_done() -> bool:
+            try:
+                proc.wait(POLL_SECONDS)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+
+        def signal_child(sig: int) -> None:
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+        _, stop = _supervise(spec, client, is_done, lambda: _wait_status(proc), signal_child, cooperative=False)
+        signal_child(signal.SIGKILL)  # anything the script left behind in its group
+        output.seek(0, os.SEEK_END)
+        size = output.tell()
+        output.seek(max(0, size - OUTPUT_TAIL))
+        tail = output.read().decode("utf-8", "replace")
+    code = proc.returncode
+    if stop is None and code != 0:
+        stop = _poll_quiet(client, spec.run_id, None)
+    outcome = TrialOutcome(spec.run_id, RunStatus.COMPLETED, exit_code=code, output=tail, pid=proc.pid, started=started)
+    if stop:
+        outcome.status, outcome.stop_reason = RunStatus.CANCELED, stop
+    elif code != 0:
+        outcome.status = RunStatus.FAILED
+        outcome.error = (
+            _describe_exit(_status_from_returncode(code)) if code < 0 else f"the script exited with code {code}"
+        )
+        outcome.traceback = tail[-5000:]
+    return outcome
+
+
+def _wait_status(proc: subprocess.Popen[bytes]) -> int:
+    proc.wait()
+    return _status_from_returncode(proc.returncode)
+
+
+def _status_from_returncode(code: int) -> int:
+    """A ``waitpid``-style status from a ``Popen.returncode`` (negative: killed by a signal)."""
+    return -code if code < 0 else code << 8
