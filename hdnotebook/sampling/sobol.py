@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,5 +29,9 @@ class SobolParameterSampling(ParameterSampling):
         engine = qmc.Sobol(d=len(self.parameter_space), scramble=True, seed=self.seed)
         if start:
             engine.fast_forward(start)
-        points: np.ndarray = engine.random(count)
+        with warnings.catch_warnings():
+            # trial i takes point i, so the sequence stays balanced over the whole experiment even
+            # when one call asks for a count that is not a power of 2
+            warnings.filterwarnings("ignore", message=".*balance properties of Sobol", category=UserWarning)
+            points: np.ndarray = engine.random(count)
         return [from_unit(self.parameter_space, p) for p in points]
