@@ -70,6 +70,18 @@ def test_bandit_spec_example_slack_amount_0_2_gives_0_6_and_reason_says_so():
     assert "best 0.8 - slack_amount 0.2" in decision.reason
 
 
+@pytest.mark.parametrize(
+    ("slack", "goal", "best", "edge"),
+    [
+        ({"slack_amount": 0.2}, "maximize", 0.8, 0.6),
+        ({"slack_amount": 0.1}, "minimize", 0.2, 0.3),
+        ({"slack_factor": 0.1}, "minimize", 0.3, 0.33),
+    ],
+)
+def test_bandit_keeps_a_run_exactly_on_the_threshold(slack, goal, best, edge):
+    assert BanditPolicy(**slack).check("r", {"best": [best], "r": [edge]}, goal) is None
+
+
 def test_bandit_compares_with_the_best_value_at_the_same_interval_not_later_ones():
     # "leader" reaches 0.9 later, but at interval 2 it has 0.5: "r" with 0.45 is within 0.2
     histories = {"leader": [0.4, 0.5, 0.9], "r": [0.3, 0.45]}
@@ -123,6 +135,13 @@ def test_median_uses_running_averages_up_to_the_interval_only():
     histories = {"a": [0.5, 0.5, 0.0, 0.0], "b": [0.5, 0.5], "c": [0.1, 0.2]}
     decision = MedianStoppingPolicy().check("c", histories, "maximize")
     assert decision is not None and decision.threshold == pytest.approx(0.5)
+
+
+def test_median_counts_only_runs_that_reached_the_interval():
+    # d and e have logged once: their high values do not raise the median at interval 3
+    histories = {"a": [0.9] * 3, "b": [0.1] * 3, "c": [0.2] * 3, "d": [1.0], "e": [1.0]}
+    assert MedianStoppingPolicy().check("c", histories, "maximize") is None
+    assert MedianStoppingPolicy().check("b", histories, "maximize").threshold == pytest.approx(0.2)
 
 
 def test_median_never_stops_a_run_alone():

@@ -85,8 +85,9 @@ class BanditPolicy(EarlyTerminationPolicy):
             return None  # every run is NaN here: nothing to compare against
         threshold, how = self.threshold(float(best), goal)
         value = float(histories[run_id][interval - 1])
-        if not metric_key(value, goal) < metric_key(threshold, goal):
-            return None
+        key, limit = metric_key(value, goal), metric_key(threshold, goal)
+        if not key < limit or math.isclose(key, limit, rel_tol=1e-12, abs_tol=1e-15):
+            return None  # on the threshold up to rounding (0.8 - 0.2 is 0.6000000000000001)
         side = "below" if goal == "maximize" else "above"
         shown = "NaN (counts as worst)" if math.isnan(value) else _fmt(value)
         return StopDecision(

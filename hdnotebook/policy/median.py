@@ -54,8 +54,9 @@ class MedianStoppingPolicy(EarlyTerminationPolicy):
         median_key = _median([metric_key(a, goal) for a in averages])
         own = histories[run_id][:interval]
         best = max((float(v) for v in own), key=lambda v: metric_key(v, goal))
-        if not metric_key(best, goal) < median_key:
-            return None
+        key = metric_key(best, goal)
+        if not key < median_key or math.isclose(key, median_key, rel_tol=1e-12, abs_tol=1e-15):
+            return None  # equal up to rounding (a constant curve's average is not exact)
         median = median_key if goal == "maximize" else -median_key
         shown = "NaN (counts as worst)" if math.isnan(best) else _fmt(best)
         return StopDecision(
