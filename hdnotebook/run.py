@@ -13,6 +13,7 @@ same ``id``, ``get_status()``, ``get_metrics()`` and ``get_details()``.
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import math
 import os
@@ -100,6 +101,7 @@ class Run:
         if os.environ.get(ENV_RUN_ID) and os.environ.get(ENV_ADDRESS):
             run = _TrialRun.from_environment()
             _PROCESS_RUN["run"] = run
+            atexit.register(run.close)  # a script's last values reach the driver as it exits
             return run
         if not allow_offline:
             raise RuntimeError("Run.get_context(): not inside an hdnotebook trial")

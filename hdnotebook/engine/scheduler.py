@@ -102,11 +102,13 @@ class ExperimentDriver:
         self.slots = GpuSlots(gpu_ids)
         self._expose_gpus = bool(gpu_ids)
         self.dispatcher = Dispatcher(backend=backend, n_jobs=n_jobs)
-        capacity = [self.dispatcher.max_parallel(), config.max_total_runs]
+        capacity = [config.max_total_runs]
         if config.max_concurrent_runs:
             capacity.append(config.max_concurrent_runs)
         gpu_capacity = self.slots.capacity(self.gpu_per_trial)
-        if gpu_capacity is not None:
+        if gpu_capacity is None:  # CPU trials: as many as the backend has workers
+            capacity.append(self.dispatcher.max_parallel())
+        else:  # GPU trials: the GPU slots are the resource
             if gpu_capacity == 0:
                 raise ValueError(
                     f"the trials ask for {self.gpu_per_trial:g} GPUs each, but this machine has "

@@ -49,6 +49,7 @@ from ..run import (
 __all__ = ["TrialSpec", "TrialOutcome", "execute_trial"]
 
 POLL_SECONDS = 0.2
+LOST_DRIVER = "lost the driver (the notebook kernel exited)"
 OUTPUT_TAIL = 20_000
 
 
@@ -92,6 +93,7 @@ class TrialOutcome:
 def execute_trial(spec: TrialSpec) -> TrialOutcome:
     """The joblib task: run one trial to its end and report how it ended."""
     client = ChannelClient(spec.address, spec.authkey)
+    parent = os.getppid()
     info = {"pid": os.getpid(), "host": socket.gethostname(), "gpus": spec.gpus}
     started = time.time()
     stop = _poll(client, spec.run_id, info)
@@ -109,6 +111,8 @@ def execute_trial(spec: TrialSpec) -> TrialOutcome:
     outcome.started = outcome.started or started
     outcome.ended = outcome.ended or time.time()
     outcome.host = socket.gethostname()
+    if (outcome.stop_reason or "").startswith(LOST_DRIVER) and os.getppid() != parent:
+        os._exit(0)  # a pool worker whose kernel died: nobody is left to use it
     return outcome
 
 
@@ -241,7 +245,7 @@ def _poll_quiet(client: ChannelClient, run_id: str, info: dict[str, Any] | None)
     try:
         return _poll(client, run_id, info)
     except ConnectionError:
-        return "lost the driver (the notebook kernel exited)"
+        return LOST_DRIVER
 
 
 def _supervise(

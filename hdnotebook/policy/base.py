@@ -22,11 +22,13 @@ GOALS = ("maximize", "minimize")
 def check_goal(goal: Any) -> str:
     """Normalise a goal (``PrimaryMetricGoal`` or a string, any case) to ``maximize``/``minimize``."""
     value = getattr(goal, "value", goal)
-    if isinstance(value, str) and value.lower() in GOALS:
-        return value.lower()
+    if isinstance(value, str):
+        name = {"max": "maximize", "min": "minimize"}.get(value.lower(), value.lower())
+        if name in GOALS:
+            return name
     raise ValueError(
         f"primary_metric_goal must be PrimaryMetricGoal.MAXIMIZE or PrimaryMetricGoal.MINIMIZE "
-        f"(or 'maximize'/'minimize'), got {goal!r}"
+        f"(or 'maximize'/'minimize', 'max'/'min'), got {goal!r}"
     )
 
 

@@ -1,0 +1,353 @@
+"""The engine with real processes: function and script trials, limits, GPUs, faults, reopening."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from hdnotebook import (
+    Estimator,
+    Experiment,
+    HyperDriveConfig,
+    NoTerminationPolicy,
+    PrimaryMetricGoal,
+    RandomParameterSampling,
+    GridParameterSampling,
+    Run,
+    ScriptRunConfig,
+    Workspace,
+    choice,
+    loguniform,
+    uniform,
+)
+
+
+def _config(fn, space=None, **kw):
+    kw.setdefault("policy", NoTerminationPolicy())
+    kw.setdefault("max_total_runs", 4)
+    return HyperDriveConfig(
+        estimator=fn,
+        hyperparameter_sampling=RandomParameterSampling(space or {"x": uniform(0, 1)}, seed=3),
+        primary_metric_name="score",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        **kw,
+    )
+
+
+def _submit(tmp_path, config, name="exp"):
+    return Experiment(Workspace(tmp_path / "ws"), name).submit(config)
+
+
+def _finish(run, timeout=60):
+    run.wait_for_completion(show_output=False)
+    return run
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def curve_trial(x):
+    run = Run.get_context()
+    for i in range(3):
+        run.log("score", x * (i + 1))
+        run.log("pid", os.getpid())
+    return None
+
+
+def test_function_trials_log_through_get_context_and_best_run_is_the_best_value(tmp_path):
+    run = _finish(_submit(tmp_path, _config(curve_trial, max_total_runs=4, max_concurrent_runs=2)))
+    children = run.get_children()
+    assert [c.get_status() for c in children] == ["Completed"] * 4
+    best = run.get_best_run_by_primary_metric()
+    xs = {c.id: c.get_details()["parameters"]["x"] for c in children}
+    assert best.id == max(xs, key=xs.get)
+    assert best.get_metrics()["score"] == pytest.approx([xs[best.id] * k for k in (1, 2, 3)])
+    assert run.get_status() == "Completed"
+
+
+def test_closure_defined_in_a_cell_runs_and_its_return_value_is_the_primary_metric(tmp_path):
+    offset = 10.0
+
+    def train(x):  # a closure, as a notebook cell would define it
+        return x + offset
+
+    run = _finish(_submit(tmp_path, _config(train, max_total_runs=3)))
+    for child in run.get_children():
+        x = child.get_details()["parameters"]["x"]
+        assert child.get_metrics()["score"] == pytest.approx(x + offset)
+
+
+def sleepy_trial(x):
+    run = Run.get_context()
+    run.log("start", time.time())
+    time.sleep(0.4)
+    run.log("end", time.time())
+    return x
+
+
+def test_concurrency_never_exceeds_max_concurrent_runs(tmp_path):
+    run = _finish(_submit(tmp_path, _config(sleepy_trial, max_total_runs=6, max_concurrent_runs=2)))
+    spans = [(c.get_metrics()["start"], c.get_metrics()["end"]) for c in run.get_children()]
+    assert len(spans) == 6
+    for start, _ in spans:
+        overlapping = sum(1 for s, e in spans if s <= start < e)
+        assert overlapping <= 2
+    # and it did run two at once, or the limit says nothing
+    assert max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans) == 2
+
+
+def test_grid_smaller_than_max_total_runs_ends_early(tmp_path):
+    config = HyperDriveConfig(
+        estimator=lambda a, b: a * b,
+        hyperparameter_sampling=GridParameterSampling({"a": choice(1, 2, 3), "b": choice(16, 32)}),
+        policy=NoTerminationPolicy(), primary_metric_name="score", primary_metric_goal="maximize",
+        max_total_runs=100,
+    )
+    run = _finish(_submit(tmp_path, config))
+    params = [c.get_details()["parameters"] for c in run.get_children()]
+    assert params == [{"a": a, "b": b} for a in (1, 2, 3) for b in (16, 32)]
+    assert run.get_best_run_by_primary_metric().get_metrics()["score"] == 96
+
+
+def faulty_trial(x, mode):
+    if mode == "raise":
+        raise ValueError(f"bad x {x}")
+    if mode == "abort":
+        os.abort()
+    if mode == "exit":
+        os._exit(3)
+    if mode == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.3)
+    return x
+
+
+def test_a_trial_that_raises_or_dies_is_failed_and_the_experiment_goes_on(tmp_path):
+    config = HyperDriveConfig(
+        estimator=faulty_trial,
+        hyperparameter_sampling=GridParameterSampling(
+            {"mode": choice("ok", "raise", "abort", "exit", "kill", "ok2"), "x": choice(1.0)}
+        ),
+        policy=NoTerminationPolicy(), primary_metric_name="score", primary_metric_goal="maximize",
+        max_concurrent_runs=3,
+    )
+    run = _finish(_submit(tmp_path, config))
+    by_mode = {c.get_details()["parameters"]["mode"]: c.get_details() for c in run.get_children()}
+    assert by_mode["ok"]["status"] == by_mode["ok2"]["status"] == "Completed"
+    assert by_mode["raise"]["status"] == "Failed"
+    assert "ValueError: bad x 1.0" in by_mode["raise"]["error"]["traceback"]
+    assert "SIGABRT" in by_mode["abort"]["error"]["message"]
+    assert "exited with code 3" in by_mode["exit"]["error"]["message"]
+    assert "SIGKILL" in by_mode["kill"]["error"]["message"]
+    assert run.get_status() == "Completed"
+
+
+def stubborn_trial(x):
+    run = Run.get_context()
+    run.log("pid", os.getpid())
+    while True:  # never logs again and never ends by itself
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["cancel", "deadline"])
+def test_cancel_and_deadline_end_every_trial_process_within_5_seconds(tmp_path, how):
+    kw = {"max_duration_minutes": 2.5 / 60} if how == "deadline" else {}
+    run = _submit(tmp_path, _config(stubborn_trial, max_total_runs=4, max_concurrent_runs=2, **kw))
+    deadline = time.time() + 30
+    while time.time() < deadline and sum(1 for c in run.get_children() if "pid" in c.get_metrics()) < 2:
+        time.sleep(0.1)
+    pids = [c.get_metrics()["pid"] for c in run.get_children() if "pid" in c.get_metrics()]
+    assert len(pids) == 2
+    started = time.time()
+    if how == "cancel":
+        run.cancel()
+    run.wait_for_completion()
+    assert time.time() - started < (5 if how == "cancel" else 8)
+    statuses = [c.get_status() for c in run.get_children()]
+    assert statuses == ["Canceled", "Canceled"]
+    time.sleep(0.2)
+    assert not [p for p in pids if _pid_alive(int(p))]
+    reason = run.get_children()[0].get_details()["stopReason"]
+    assert ("max_duration_minutes" in reason) if how == "deadline" else ("canceled by the user" in reason)
+
+
+def gpu_trial(x):
+    run = Run.get_context()
+    run.log("devices", os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
+    run.log("start", time.time())
+    time.sleep(0.6)
+    run.log("end", time.time())
+    return x
+
+
+@pytest.mark.parametrize("per_trial,per_gpu", [(1, 1), (0.5, 2)])
+def test_gpu_slots_never_overbook_and_each_trial_sees_only_its_gpu(tmp_path, monkeypatch, per_trial, per_gpu):
+    monkeypatch.setenv("HDNOTEBOOK_GPUS", "2")
+    from joblib import Parallel, delayed
+
+    workers = int(2 / per_trial)
+    Parallel(n_jobs=workers)(delayed(time.sleep)(0.5) for _ in range(workers))  # start the workers first
+    run = _finish(_submit(tmp_path, _config(gpu_trial, max_total_runs=8, gpus_per_trial=per_trial)))
+    spans = []
+    for child in run.get_children():
+        m = child.get_metrics()
+        assert m["devices"] in ("0", "1")
+        spans.append((m["devices"], m["start"], m["end"]))
+    sharing = [sum(1 for d, s, e in spans if d == device and s <= start < e) for device, start, _ in spans]
+    assert max(sharing) == per_gpu  # never overbooked, and fractions do share a GPU
+    assert max(sum(1 for _, s, e in spans if s <= start < e) for _, start, _ in spans) >= 2
+
+
+def test_gpu_request_beyond_the_machine_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HDNOTEBOOK_GPUS", "0")
+    with pytest.raises(ValueError, match="no GPU was found"):
+        _submit(tmp_path, _config(gpu_trial, gpus_per_trial=1))
+
+
+ARTICLE_SCRIPT = '''
+import argparse
+from hdnotebook import Run
+parser = argparse.ArgumentParser()
+parser.add_argument("--data-folder", dest="data_folder")
+parser.add_argument("--batch-size", type=int)
+parser.add_argument("--first-layer-neurons", type=int)
+parser.add_argument("--learning-rate", type=float)
+args = parser.parse_args()
+run = Run.get_context()
+for epoch in range(3):
+    run.log("accuracy", float(1 - args.learning_rate * 10 + epoch * 0.01 + args.batch_size / 1000))
+'''
+
+
+@pytest.mark.parametrize("kind", ["ScriptRunConfig", "Estimator"])
+def test_article_flow_with_a_script_estimator(tmp_path, kind):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(ARTICLE_SCRIPT)
+    if kind == "Estimator":
+        estimator = Estimator(source_directory=str(src), entry_script="train.py", script_params={"--data-folder": "d"})
+    else:
+        estimator = ScriptRunConfig(str(src), "train.py", arguments=["--data-folder", "d"])
+    sampling = RandomParameterSampling(
+        {"batch-size": choice(16, 32, 64, 128), "first-layer-neurons": choice(10, 50, 200),
+         "learning-rate": loguniform(-6, -1)}, seed=7,
+    )
+    config = HyperDriveConfig(
+        estimator=estimator, hyperparameter_sampling=sampling, policy=NoTerminationPolicy(),
+        primary_metric_name="accuracy", primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_total_runs=4, max_concurrent_runs=2,
+    )
+    run = _finish(_submit(tmp_path, config))
+    assert [c.get_status() for c in run.get_children()] == ["Completed"] * 4
+    best = run.get_best_run_by_primary_metric()
+    parameter_values = best.get_details()["runDefinition"]["Arguments"]
+    params = best.get_details()["parameters"]
+    assert parameter_values[:2] == ["--data-folder", "d"]
+    assert parameter_values[3] == str(params["batch-size"])
+    assert parameter_values[5] == str(params["first-layer-neurons"])
+    assert float(parameter_values[7]) == params["learning-rate"]
+    assert len(best.get_metrics()["accuracy"]) == 3
+
+
+def test_a_failing_script_is_failed_with_its_output(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "bad.py").write_text("raise SystemExit('no data folder given')\n")
+    config = _config(ScriptRunConfig(str(src), "bad.py"), max_total_runs=1)
+    run = _finish(_submit(tmp_path, config))
+    details = run.get_children()[0].get_details()
+    assert details["status"] == "Failed"
+    assert "no data folder given" in details["error"]["traceback"]
+
+
+def test_offline_run_outside_an_experiment_keeps_working():
+    run = Run.get_context()
+    run.log("accuracy", 0.5)
+    run.log("accuracy", 0.7)
+    assert run.get_metrics()["accuracy"] == [0.5, 0.7]
+
+
+def test_many_values_from_concurrent_trials_are_all_stored(tmp_path):
+    def chatty(x):
+        run = Run.get_context()
+        for i in range(3000):
+            run.log("loss", i)
+        return x
+
+    run = _finish(_submit(tmp_path, _config(chatty, max_total_runs=4, max_concurrent_runs=4)))
+    for child in run.get_children():
+        assert child.get_metrics()["loss"] == list(range(3000))
+
+
+REOPEN = textwrap.dedent('''
+    import sys, json
+    from hdnotebook import Workspace, Experiment
+    exp = Experiment(Workspace(sys.argv[1]), "exp")
+    runs = exp.get_runs()
+    out = []
+    for r in runs:
+        out.append({"status": r.get_status(), "children": [
+            {"status": c.get_status(), "metrics": c.get_metrics(), "details": c.get_details()} for c in r.get_children()]})
+    print(json.dumps(out))
+''')
+
+
+def test_reopened_in_a_new_process_every_run_and_metric_is_there(tmp_path):
+    run = _finish(_submit(tmp_path, _config(curve_trial, max_total_runs=3)))
+    expected = {c.id: c.get_metrics()["score"] for c in run.get_children()}
+    out = subprocess.run([sys.executable, "-c", REOPEN, str(tmp_path / "ws")], capture_output=True, text=True, timeout=60)
+    import json
+
+    data = json.loads(out.stdout)
+    assert len(data) == 1 and data[0]["status"] == "Completed"
+    got = {c["details"]["runId"]: c["metrics"]["score"] for c in data[0]["children"]}
+    assert got == expected
+
+
+KILLED_DRIVER = textwrap.dedent('''
+    import os, sys, time
+    from hdnotebook import Run, HyperDriveConfig, RandomParameterSampling, uniform, NoTerminationPolicy, Experiment, Workspace
+    def train(x):
+        run = Run.get_context()
+        for i in range(1000):
+            run.log("score", x)
+            time.sleep(0.05)
+    config = HyperDriveConfig(estimator=train, hyperparameter_sampling=RandomParameterSampling({"x": uniform(0, 1)}),
+        policy=NoTerminationPolicy(), primary_metric_name="score", primary_metric_goal="maximize", max_total_runs=2)
+    run = Experiment(Workspace(sys.argv[1]), "exp").submit(config)
+    while sum(len(v) for v in run.primary_values().values()) < 4:
+        time.sleep(0.05)
+    seen = sum(len(v) for v in run.primary_values().values())
+    print(seen, run.id, flush=True)
+    os._exit(0)  # the kernel dies
+''')
+
+
+def test_runs_left_running_by_a_dead_kernel_are_marked_interrupted_when_reopened(tmp_path):
+    log = tmp_path / "driver.out"
+    with open(log, "w") as out:  # a file, not a pipe: pool workers may outlive the driver a moment
+        subprocess.run([sys.executable, "-c", KILLED_DRIVER, str(tmp_path / "ws")], stdout=out, timeout=60)
+    seen, parent_id = log.read_text().strip().splitlines()[-1].split()
+    exp = Experiment(Workspace(tmp_path / "ws"), "exp")
+    run = exp.get_runs()[0]
+    assert run.id == parent_id
+    assert run.get_status() == "Failed"
+    assert run.get_details()["properties"]["interrupted"] is True
+    children = run.get_children()
+    assert children and all(c.get_status() == "Failed" for c in children)
+    assert sum(len(v) for v in run.primary_values().values()) >= int(seen)  # what was stored is kept
