@@ -1,0 +1,316 @@
+"""The RunDetails model: store changes in, table rows, series and small messages out.
+
+Pure and browser-free: :class:`RunDetailsModel` reads :meth:`Store.changes` from a cursor and keeps
+what the widget shows (one row per trial, every numeric metric's values per trial, a header).
+It speaks two messages, both JSON-ready dicts:
+
+- ``snapshot`` -- everything (``meta``, ``header``, every row, every series), what a new view asks
+  for when it loads;
+- ``update`` -- only what changed since the last poll: the header, the rows that changed and the
+  metric values that arrived, as ``[run_id, metric, first_step, [values...]]`` chunks.
+
+:func:`apply_message` is the reducer the front end runs (``js/src/state.js`` mirrors it), so a
+snapshot taken later equals an earlier snapshot with every update applied after it::
+
+    >>> model = RunDetailsModel(store, parent_id)     # doctest: +SKIP
+    >>> state = apply_message({}, model.snapshot())   # doctest: +SKIP
+    >>> msg = model.poll()                            # None when nothing changed  # doctest: +SKIP
+
+Compute saved by early stopping (header ``saved_fraction``) is an estimate: every run stopped early
+would otherwise have run as many intervals as the longest run so far; the saving is those intervals
+not run, over the intervals run plus those not run.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import math
+import threading
+import time
+from typing import Any
+
+from ..policy.base import metric_key
+from ..run import TERMINAL_STATUSES, RunStatus
+from ..space import EXPRESSIONS
+from ..store import Changes, MetricRow, RunRow, Store
+
+__all__ = ["RunDetailsModel", "apply_message", "param_axes", "json_number"]
+
+
+def json_number(value: Any) -> float | None:
+    """``value`` as a float JSON can carry: NaN and infinities become ``None``."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _json_value(value: Any) -> Any:
+    """A hyperparameter value as JSON carries it (non-finite floats become their text)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def param_axes(space: dict[str, str]) -> list[dict[str, Any]]:
+    """How to draw each hyperparameter, from the parent run's ``space`` (name -> expression repr).
+
+    Each axis is ``{"name", "expr", "kind", "log", "categorical", "values"}``; ``values`` lists a
+    ``choice``'s options (as JSON values) and is ``None`` otherwise. An expression that cannot be
+    read back is drawn as a plain linear axis.
+    """
+    axes = []
+    for name, text in space.items():
+        axis: dict[str, Any] = {"name": name, "expr": text, "kind": None, "log": False,
+                                "categorical": False, "values": None}
+        try:
+            call = ast.parse(text, mode="eval").body
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in EXPRESSIONS:
+                args = [ast.literal_eval(a) for a in call.args]
+                expr = EXPRESSIONS[call.func.id](*args)
+                axis.update(kind=expr.kind, log=bool(expr.is_log), categorical=bool(expr.is_categorical))
+                if expr.is_categorical:
+                    axis["values"] = [_json_value(v) for v in expr.grid_values()]
+        except (SyntaxError, ValueError, TypeError):
+            pass
+        axes.append(axis)
+    return axes
+
+
+class RunDetailsModel:
+    """What the RunDetails widget shows of one experiment run, fed by :meth:`Store.changes`.
+
+    Args:
+        store: the workspace's store.
+        parent_id: the experiment (parent) run's id.
+
+    Thread-safe: :meth:`poll` and :meth:`snapshot` may be called from different threads.
+    """
+
+    def __init__(self, store: Store, parent_id: str) -> None:
+        self.store = store
+        self.parent_id = parent_id
+        self.cursor: tuple[int, int] = (0, 0)
+        self.parent: RunRow | None = None
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.series: dict[str, dict[str, list[float | None]]] = {}
+        self._order: list[str] = []
+        self._lock = threading.RLock()
+        self._meta: dict[str, Any] | None = None
+        self.poll()  # load what is there
+
+    # -- reading the store -----------------------------------------------------------------------
+    @property
+    def primary(self) -> str:
+        return (self.parent.details.get("primary_metric_name") if self.parent else None) or ""
+
+    @property
+    def goal(self) -> str:
+        return (self.parent.details.get("goal") if self.parent else None) or "maximize"
+
+    @property
+    def terminal(self) -> bool:
+        """The experiment has ended (no more changes are expected)."""
+        return self.parent is not None and self.parent.status in TERMINAL_STATUSES
+
+    def poll(self) -> dict[str, Any] | None:
+        """Read what changed since the last poll; the ``update`` message for it, or ``None``."""
+        with self._lock:
+            changes = self.store.changes(self.parent_id, self.cursor)
+            if not changes.runs and not changes.metrics:
+                self.cursor = changes.cursor
+                return None
+            return self._apply(changes)
+
+    def _apply(self, changes: Changes) -> dict[str, Any]:
+        changed: set[str] = set()
+        for row in changes.runs:
+            if row.id == self.parent_id:
+                self.parent = row
+                self._meta = None
+                continue
+            if row.id not in self.rows:
+                self._order.append(row.id)
+                self.series.setdefault(row.id, {})
+            self.rows[row.id] = self._row(row)
+            changed.add(row.id)
+        chunks: dict[tuple[str, str], int] = {}
+        for m in changes.metrics:
+            if self._add_point(m):
+                key = (m.run_id, m.name)
+                chunks[key] = min(chunks.get(key, m.step), m.step)
+                changed.add(m.run_id)
+        primary = self.primary
+        for run_id in changed:
+            if run_id in self.rows:
+                self._refresh_values(self.rows[run_id], self.series.get(run_id, {}).get(primary, []))
+        self.cursor = changes.cursor
+        points = [
+            [run_id, name, start, list(self.series[run_id][name][start:])]
+            for (run_id, name), start in sorted(chunks.items(), key=lambda kv: (self._index(kv[0][0]), kv[0][1]))
+        ]
+        return {
+            "type": "update",
+            "header": self.header(),
+            "runs": [copy.deepcopy(self.rows[r]) for r in self._order if r in changed],
+            "points": points,
+        }
+
+    def _index(self, run_id: str) -> int:
+        try:
+            return self._order.index(run_id)
+        except ValueError:
+            return len(self._order)
+
+    def _add_point(self, m: MetricRow) -> bool:
+        if m.text is not None:  # a non-numeric value: shown nowhere in the charts
+            return False
+        runs = self.series.setdefault(m.run_id, {})
+        values = runs.setdefault(m.name, [])
+        if m.step >= len(values):
+            values.extend([None] * (m.step + 1 - len(values)))
+        values[m.step] = json_number(m.value)
+        if m.time and m.run_id in self.rows and m.name == self.primary:
+            self.rows[m.run_id]["t_last"] = m.time
+        return True
+
+    def _row(self, row: RunRow) -> dict[str, Any]:
+        old = self.rows.get(row.id, {})
+        stop = row.details.get("stop")
+        stop_reason = (stop.get("reason") if isinstance(stop, dict) else stop) or None
+        policy = stop.get("policy") if isinstance(stop, dict) else None
+        return {
+            "id": row.id,
+            "number": row.number,
+            "status": row.status,
+            "params": {k: _json_value(v) for k, v in row.params.items()},
+            "created": row.created,
+            "started": row.started,
+            "ended": row.ended,
+            "stop_reason": stop_reason,
+            "stopped_early": bool(policy) and row.status == RunStatus.CANCELED,
+            "error": row.details.get("error"),
+            "gpus": row.details.get("gpus"),
+            "best": old.get("best"),
+            "last": old.get("last"),
+            "intervals": old.get("intervals", 0),
+            "t_last": old.get("t_last"),
+        }
+
+    def _refresh_values(self, row: dict[str, Any], values: list[float | None]) -> None:
+        row["intervals"] = len(values)
+        row["last"] = values[-1] if values else None
+        best: float | None = None
+        for v in values:
+            if v is not None and (best is None or metric_key(v, self.goal) > metric_key(best, self.goal)):
+                best = v
+        row["best"] = best
+
+    # -- what the views get ----------------------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        """What does not change while the experiment runs: names, goal, space, policy."""
+        if self._meta is None:
+            d = self.parent.details if self.parent else {}
+            self._meta = {
+                "parent_id": self.parent_id,
+                "experiment": self.parent.experiment if self.parent else "",
+                "primary": d.get("primary_metric_name", ""),
+                "goal": d.get("goal", "maximize"),
+                "max_total_runs": d.get("max_total_runs"),
+                "max_concurrent_runs": d.get("max_concurrent_runs"),
+                "policy": d.get("policy"),
+                "sampling": d.get("sampling"),
+                "axes": param_axes(d.get("space") or {}),
+            }
+        return self._meta
+
+    def header(self) -> dict[str, Any]:
+        """Status, progress, best run, early stopping and compute saved, warning."""
+        p = self.parent
+        d = p.details if p else {}
+        counts: dict[str, int] = {}
+        best_run, best = None, None
+        for run_id in self._order:
+            row = self.rows[run_id]
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+            v = row["best"]
+            if v is None or row["status"] == RunStatus.FAILED:
+                continue
+            if best is None or metric_key(v, self.goal) > metric_key(best, self.goal):
+                best, best_run = v, run_id
+        longest = max((r["intervals"] for r in self.rows.values()), default=0)
+        stopped = [r for r in self.rows.values() if r["stopped_early"]]
+        saved = sum(max(longest - r["intervals"], 0) for r in stopped)
+        ran = sum(r["intervals"] for r in self.rows.values())
+        return {
+            "status": p.status if p else "Unknown",
+            "started": p.started if p else None,
+            "ended": p.ended if p else None,
+            "now": time.time(),
+            "runs": len(self._order),
+            "total": d.get("max_total_runs"),
+            "finished": sum(n for s, n in counts.items() if s in TERMINAL_STATUSES),
+            "counts": counts,
+            "best": best,
+            "best_run": best_run,
+            "stopped_early": len(stopped),
+            "longest": longest,
+            "saved_intervals": saved,
+            "saved_fraction": (saved / (ran + saved)) if saved else 0.0,
+            "warning": d.get("warning"),
+            "error": d.get("error"),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a new view needs, as one ``snapshot`` message."""
+        with self._lock:
+            points = [
+                [run_id, name, 0, list(values)]
+                for run_id in self._order
+                for name, values in self.series.get(run_id, {}).items()
+            ]
+            return {
+                "type": "snapshot",
+                "meta": copy.deepcopy(self.meta()),
+                "header": self.header(),
+                "runs": [copy.deepcopy(self.rows[r]) for r in self._order],
+                "points": points,
+            }
+
+    def state(self) -> dict[str, Any]:
+        """The view state (what :func:`apply_message` builds from :meth:`snapshot`)."""
+        return apply_message({}, self.snapshot())
+
+
+def apply_message(state: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
+    """Apply a ``snapshot`` or ``update`` to a view state (the front end does the same in JS).
+
+    The state is ``{"meta", "header", "order": [ids], "runs": {id: row}, "series": {id: {metric:
+    [values]}}}``; a snapshot replaces it, an update merges into it. Returns the state.
+    """
+    if msg.get("type") == "snapshot":
+        state.clear()
+        state.update(meta=msg["meta"], header=None, order=[], runs={}, series={})
+    elif msg.get("type") != "update":
+        return state
+    state.setdefault("order", [])
+    state.setdefault("runs", {})
+    state.setdefault("series", {})
+    if msg.get("header") is not None:
+        state["header"] = msg["header"]
+    for row in msg.get("runs", []):
+        if row["id"] not in state["runs"]:
+            state["order"].append(row["id"])
+        state["runs"][row["id"]] = row
+    for run_id, name, start, values in msg.get("points", []):
+        series = state["series"].setdefault(run_id, {}).setdefault(name, [])
+        if len(series) < start + len(values):
+            series.extend([None] * (start + len(values) - len(series)))
+        series[start:start + len(values)] = values
+    return state
