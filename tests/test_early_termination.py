@@ -1,0 +1,146 @@
+"""Early termination live in the engine: the right runs stop, workers survive, replay agrees."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from hdnotebook import (
+    ASHAPolicy,
+    BanditPolicy,
+    Experiment,
+    GridParameterSampling,
+    HyperDriveConfig,
+    MedianStoppingPolicy,
+    NoTerminationPolicy,
+    Run,
+    ScriptRunConfig,
+    TruncationSelectionPolicy,
+    Workspace,
+    choice,
+)
+
+CURVES = {"good_a": 0.9, "good_b": 0.9, "bad_a": 0.3, "bad_b": 0.2}
+INTERVALS = 8
+
+
+def curve_trial(curve, goal):
+    run = Run.get_context()
+    run.log("worker", os.getppid())
+    level = CURVES[curve]
+    for i in range(INTERVALS):
+        value = level + 0.001 * i
+        run.log("acc", value if goal == "maximize" else 1 - value)
+        time.sleep(0.03)
+
+
+POLICIES = {
+    "bandit": lambda: BanditPolicy(slack_amount=0.1),
+    "median": lambda: MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=2),
+    "truncation": lambda: TruncationSelectionPolicy(truncation_percentage=50, delay_evaluation=2),
+    "asha": lambda: ASHAPolicy(reduction_factor=2, min_resource=2, max_resource=INTERVALS),
+}
+
+
+def _run(tmp_path, policy, goal, concurrency, estimator=curve_trial, space=None):
+    space = space or {"curve": choice(*CURVES), "goal": choice(goal)}
+    config = HyperDriveConfig(
+        estimator=estimator,
+        hyperparameter_sampling=GridParameterSampling(space),
+        policy=policy,
+        primary_metric_name="acc",
+        primary_metric_goal=goal,
+        max_concurrent_runs=concurrency,
+    )
+    run = Experiment(Workspace(tmp_path / "ws"), "et").submit(config)
+    run.wait_for_completion()
+    return run
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+@pytest.mark.parametrize("goal", ["maximize", "minimize"])
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_policy_stops_the_bad_runs_and_keeps_the_good_ones(tmp_path, name, goal, concurrency):
+    policy = POLICIES[name]()
+    run = _run(tmp_path, policy, goal, concurrency)
+    status = {c.get_details()["parameters"]["curve"]: c for c in run.get_children()}
+    assert status["good_a"].get_status() == "Completed"
+    assert status["good_b"].get_status() == "Completed"
+    for bad in ("bad_a", "bad_b"):
+        details = status[bad].get_details()
+        assert details["status"] == "Canceled"
+        stop = details["properties"]["stop"]
+        assert stop["policy"] == type(policy).__name__
+        assert stop["reason"] == details["stopReason"]
+        # the run stopped exactly at the interval the policy judged: nothing logged after it
+        assert len(run.primary_values()[status[bad].id]) == stop["interval"] < INTERVALS
+
+    # replay of the same policy over the stored curves agrees with what happened live
+    report = run.replay(POLICIES[name]())
+    live = {c.id: c.get_details()["properties"]["stop"]["interval"] for c in run.get_children()
+            if c.get_status() == "Canceled"}
+    assert {rid: d.interval for rid, d in report.stopped.items()} == live
+
+
+def test_default_policy_is_median_stopping_1_5_and_records_it(tmp_path):
+    config = HyperDriveConfig(
+        estimator=curve_trial,
+        hyperparameter_sampling=GridParameterSampling({"curve": choice(*CURVES), "goal": choice("maximize")}),
+        primary_metric_name="acc", primary_metric_goal="maximize", max_concurrent_runs=1,
+    )
+    run = Experiment(Workspace(tmp_path / "ws"), "default").submit(config)
+    run.wait_for_completion()
+    assert run.get_details()["properties"]["policy"] == "MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=5)"
+    stopped = [c for c in run.get_children() if c.get_status() == "Canceled"]
+    assert {c.get_details()["parameters"]["curve"] for c in stopped} == {"bad_a", "bad_b"}
+    assert all(c.get_details()["properties"]["stop"]["interval"] == 5 for c in stopped)
+
+
+def test_a_stopped_function_trial_leaves_its_worker_alive_and_reused(tmp_path):
+    run = _run(tmp_path, BanditPolicy(slack_amount=0.1), "maximize", 1)
+    workers = {c.get_details()["parameters"]["curve"]: c.get_metrics()["worker"] for c in run.get_children()}
+    # one joblib worker ran all four trials in turn, the stopped ones included
+    assert workers["bad_a"] == workers["bad_b"] == workers["good_a"]
+    os.kill(int(workers["bad_b"]), 0)  # still alive after its trials were stopped
+
+
+def test_no_termination_policy_lets_every_run_complete(tmp_path):
+    run = _run(tmp_path, NoTerminationPolicy(), "maximize", 4)
+    assert [c.get_status() for c in run.get_children()] == ["Completed"] * 4
+
+
+SCRIPT = '''
+import argparse, os, time
+from hdnotebook import Run
+p = argparse.ArgumentParser(); p.add_argument("--level", type=float); a = p.parse_args()
+run = Run.get_context()
+run.log("pid", os.getpid())
+try:
+    for i in range(40):
+        run.log("acc", a.level)
+        time.sleep(0.05)
+except BaseException:
+    # a script that ignores the stop and keeps running must still be ended by the engine
+    while True:
+        time.sleep(0.05)
+'''
+
+
+def test_a_stopped_script_is_terminated_and_its_process_is_gone(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(SCRIPT)
+    run = _run(
+        tmp_path, BanditPolicy(slack_amount=0.1, delay_evaluation=3), "maximize", 1,
+        estimator=ScriptRunConfig(str(src), "train.py"), space={"level": choice(0.9, 0.2)},
+    )
+    by_level = {c.get_details()["parameters"]["level"]: c for c in run.get_children()}
+    assert by_level[0.9].get_status() == "Completed"
+    stopped = by_level[0.2]
+    assert stopped.get_status() == "Canceled"
+    assert stopped.get_details()["properties"]["stop"]["interval"] == 3
+    pid = int(stopped.get_metrics()["pid"])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
