@@ -232,10 +232,9 @@ def parse_policy(text: str | None, namespace: Mapping[str, Any] | None = None) -
             raise option_error("--policy", "'default' takes no arguments")
         return None
     cls = getattr(policies, cls_name)
-    if cls_name == "BanditPolicy" and not args and "slack_factor" not in kwargs and "slack_amount" not in kwargs:
-        kwargs = {**_POLICY_DEFAULTS[cls_name], **kwargs}
-    elif cls_name in _POLICY_DEFAULTS and not args:
-        kwargs = {**_POLICY_DEFAULTS[cls_name], **kwargs}
+    defaults = _POLICY_DEFAULTS.get(cls_name, {})
+    if not args and not any(k in kwargs for k in ("slack_factor", "slack_amount", "truncation_percentage")):
+        kwargs = {**defaults, **kwargs}
     try:
         return cls(*args, **kwargs)
     except (TypeError, ValueError) as exc:
