@@ -25,6 +25,16 @@ from typing import Any
 
 __all__ = ["ChannelServer", "ChannelClient", "ChannelAddress"]
 
+
+def _no_delay(conn: Connection) -> Connection:
+    """Send small messages at once (no Nagle wait): each request waits for its reply."""
+    sock = socket.socket(fileno=os.dup(conn.fileno()))
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    finally:
+        sock.close()
+    return conn
+
 ChannelAddress = tuple[str, int]
 Handler = Callable[[tuple[Any, ...]], Any]
 
@@ -59,6 +69,7 @@ class ChannelServer:
                 continue  # a peer that failed authentication or hung up during the handshake
             except Exception:  # AuthenticationError and friends: refuse, keep serving
                 continue
+            _no_delay(conn)
             with self._lock:
                 self._connections.add(conn)
             threading.Thread(target=self._serve, args=(conn,), name="hdnotebook-channel-conn", daemon=True).start()
@@ -122,7 +133,7 @@ class ChannelClient:
                 self._conn, self._pid = None, os.getpid()
             try:
                 if self._conn is None:
-                    self._conn = Client(self.address, family="AF_INET", authkey=self.authkey)
+                    self._conn = _no_delay(Client(self.address, family="AF_INET", authkey=self.authkey))
                 self._conn.send(message)
                 return self._conn.recv()
             except (OSError, EOFError) as exc:

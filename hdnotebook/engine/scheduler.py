@@ -35,6 +35,7 @@ from ..sampling.base import TrialRecord
 from ..store import Store
 from .dispatch import Dispatcher
 from .gpus import GpuSlots, detect_gpus
+from .resume import PastTrial, ResumeState
 from .trial import TrialOutcome, TrialSpec
 
 __all__ = ["ExperimentDriver"]
@@ -56,6 +57,8 @@ class _Trial:
     attempts: int = 0
     child_pid: int | None = None
     host: str = ""
+    lost: str | None = None
+    rerun_of: str | None = None
     finished: threading.Event = field(default_factory=threading.Event)
 
 
@@ -70,8 +73,9 @@ class ExperimentDriver:
         config: HyperDriveConfig,
         backend: str | None = None,
         n_jobs: int | None = None,
-        channel_host: str = "127.0.0.1",
-        resume: list[dict[str, Any]] | None = None,
+        channel_host: str | None = None,
+        resume: ResumeState | list[dict[str, Any]] | None = None,
+        warm_start: list[TrialRecord] | None = None,
     ) -> None:
         self.store = store
         self.experiment = experiment
@@ -92,21 +96,33 @@ class ExperimentDriver:
         self._wake = threading.Event()
         self._warned_metric = False
         self.started = time.time()
-        gpu_ids = detect_gpus()
+        self.dispatcher = Dispatcher(backend=backend, n_jobs=n_jobs)
+        dask = self.dispatcher.dask
+        gpu_ids = detect_gpus() if dask is None else []  # on a cluster: the workers' GPU resources
         self.gpu_per_trial = config.gpus_per_trial
-        if self.gpu_per_trial > 0 and not gpu_ids:
+        if self.gpu_per_trial > 0 and not gpu_ids and dask is None:
             raise ValueError(
                 f"the trials ask for {self.gpu_per_trial:g} GPU each, but no GPU was found "
                 "(CUDA_VISIBLE_DEVICES, nvidia-smi, HDNOTEBOOK_GPUS); set gpus to 0 to run on the CPU"
             )
         self.slots = GpuSlots(gpu_ids)
         self._expose_gpus = bool(gpu_ids)
-        self.dispatcher = Dispatcher(backend=backend, n_jobs=n_jobs)
+        #: what each trial takes from this machine's GPU slots (on Dask, the scheduler places them)
+        self._slot_request = self.gpu_per_trial if dask is None else 0.0
         capacity = [config.max_total_runs]
         if config.max_concurrent_runs:
             capacity.append(config.max_concurrent_runs)
         gpu_capacity = self.slots.capacity(self.gpu_per_trial)
-        if gpu_capacity is None:  # CPU trials: as many as the backend has workers
+        if dask is not None and self.gpu_per_trial > 0:  # Dask resources place GPU trials on workers
+            dask.request_gpus(self.gpu_per_trial)
+            capacity.append(dask.capacity(self.gpu_per_trial))
+            if capacity[-1] == 0:
+                raise ValueError(
+                    f"the trials ask for {self.gpu_per_trial:g} GPU each, but no dask worker offers that "
+                    "much of the resource 'GPU'; start the workers with resources={'GPU': n} "
+                    "(dask worker --resources GPU=n), or set gpus_per_trial to 0"
+                )
+        elif gpu_capacity is None:  # CPU trials: as many as the backend has workers
             capacity.append(self.dispatcher.max_parallel())
         else:  # GPU trials: the GPU slots are the resource
             if gpu_capacity == 0:
@@ -117,10 +133,34 @@ class ExperimentDriver:
             capacity.append(gpu_capacity)
         self.concurrency = max(1, min(capacity))
         self.dispatcher.configure(self.concurrency)
-        self._resume = list(resume or [])
+        self._warm = [] if self.sampler.name == "grid" else list(warm_start or [])
+        self._resume: list[PastTrial] = []
+        self._next_number = 0
+        self._used_seconds = 0.0
+        if isinstance(resume, ResumeState):
+            self._take_over(resume)
+        else:
+            self._resume = [PastTrial("", -1, dict(p), RunStatus.QUEUED) for p in resume or []]
+        if channel_host is None:
+            channel_host = dask.channel_host() if dask is not None else "127.0.0.1"
         self.channel = ChannelServer(self._handle, host=channel_host)
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="hdnotebook-trial")
         self._thread = threading.Thread(target=self._main, name=f"hdnotebook-driver[{experiment}]", daemon=True)
+
+    def _take_over(self, state: ResumeState) -> None:
+        """Start from a stored past (resume): finished trials as they were, interrupted ones re-run."""
+        for past in state.finished:
+            trial = _Trial(
+                run_id=past.run_id, number=past.number, params=past.params, arguments=past.arguments,
+                status=past.status, values=list(past.values), attempts=past.attempts,
+            )
+            trial.finished.set()
+            self._trials[trial.run_id] = trial
+            self._order.append(trial)
+            self._histories[trial.run_id] = trial.values
+        self._resume = list(state.rerun)
+        self._next_number = state.next_number
+        self._used_seconds = state.used_seconds
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -193,6 +233,8 @@ class ExperimentDriver:
                 if "child_pid" in info:
                     trial.child_pid = info["child_pid"]
                     trial.host = trial.host or socket.gethostname()
+                elif trial.status == RunStatus.RUNNING and trial.stop_reason is None:
+                    return self._started_again(trial, info)
                 elif trial.status == RunStatus.QUEUED:
                     trial.status = RunStatus.RUNNING
                     trial.host = info.get("host", "")
@@ -201,6 +243,26 @@ class ExperimentDriver:
                         details={"pid": info.get("pid"), "host": info.get("host"), "gpus": info.get("gpus")},
                     )
             return trial.stop_reason
+
+    def _started_again(self, trial: _Trial, info: dict[str, Any]) -> str | None:
+        """The backend started a running trial's task again: its worker was lost (Dask re-runs
+        the tasks of a worker that died). Retry it under ``max_retries``, else stop it: Failed."""
+        error = (
+            f"worker lost: the worker running this trial died (host {trial.host or '?'}); "
+            f"the backend started it again on {info.get('host', '?')} (pid {info.get('pid')})"
+        )
+        if trial.attempts <= self.config.max_retries and self._cancel_reason is None:
+            self.store.add_event(trial.run_id, "retry", {"attempt": trial.attempts, "error": error})
+            trial.attempts += 1
+            trial.values.clear()  # the policy judges the new attempt from its first interval
+            trial.host = info.get("host", "")
+            self.store.update_run(
+                trial.run_id, started=time.time(),
+                details={"pid": info.get("pid"), "host": info.get("host"), "attempts": trial.attempts},
+            )
+            return None
+        trial.lost = trial.stop_reason = error
+        return error
 
     # -- the scheduling loop ---------------------------------------------------------------------
     def _main(self) -> None:
@@ -216,12 +278,15 @@ class ExperimentDriver:
 
     def _loop(self) -> None:
         deadline = (
-            self.started + self.config.max_duration_minutes * 60 if self.config.max_duration_minutes else math.inf
+            self.started + self.config.max_duration_minutes * 60 - self._used_seconds
+            if self.config.max_duration_minutes
+            else math.inf
         )
         exhausted = False
         last_event_check = 0.0
         event_cursor = 0
         while True:
+            self._wake.clear()  # before collecting: a wake-up that comes after this is not lost
             self._collect_outcomes()
             now = time.time()
             if now >= deadline and self._cancel_reason is None:
@@ -236,44 +301,51 @@ class ExperimentDriver:
                 if len(self._order) >= self.config.max_total_runs and not self._resume:
                     exhausted = True
                     break
-                gpus = self.slots.acquire(self.gpu_per_trial)
+                gpus = self.slots.acquire(self._slot_request)
                 if gpus is None:
                     break
                 params = self._next_params()
                 if params is None:
-                    self.slots.release(gpus, self.gpu_per_trial)
+                    self.slots.release(gpus, self._slot_request)
                     exhausted = True
                     break
                 self._launch(params, gpus)
             if exhausted and self._running_count() == 0:
                 return
             self._wake.wait(min(0.25, max(0.0, deadline - time.time())))
-            self._wake.clear()
 
     def _running_count(self) -> int:
         with self._lock:
             return sum(1 for t in self._order if t.status not in TERMINAL_STATUSES)
 
     def _records(self) -> list[TrialRecord]:
+        """What the sampler is given: warm-start records first, then this experiment's trials."""
         with self._lock:
-            return [_record(t, self.goal) for t in self._order]
+            return [*self._warm, *(_record(t, self.goal) for t in self._order)]
 
     def _next_params(self) -> dict[str, Any] | None:
         if self._resume:
-            return self._resume.pop(0)
+            past = self._resume[0]
+            self._rerun_of = past.run_id or None
+            return self._resume.pop(0).params
+        self._rerun_of = None
         proposals = self.sampler.suggest(self._records(), self.goal, 1)
         return proposals[0] if proposals else None
 
     def _launch(self, params: dict[str, Any], gpus: list[str]) -> None:
-        number = len(self._order)
+        number = max(len(self._order), self._next_number)
+        self._next_number = number + 1
         run_id = f"{self.parent_id}_{number}"
+        rerun_of = getattr(self, "_rerun_of", None)
         estimator = self.config.estimator
         arguments: list[str] = []
         if isinstance(estimator, ScriptRunConfig):
             arguments = [*estimator.arguments]
             for name, value in params.items():
                 arguments += [f"--{name}", _argument(value)]
-        trial = _Trial(run_id=run_id, number=number, params=dict(params), arguments=arguments, gpus=gpus)
+        trial = _Trial(
+            run_id=run_id, number=number, params=dict(params), arguments=arguments, gpus=gpus, rerun_of=rerun_of
+        )
         with self._lock:
             self._trials[run_id] = trial
             self._order.append(trial)
@@ -281,8 +353,10 @@ class ExperimentDriver:
         self.store.insert_run(
             id=run_id, experiment=self.experiment, parent_id=self.parent_id, number=number,
             status=RunStatus.QUEUED, created=time.time(), params=params,
-            details={"arguments": arguments, "gpus": gpus},
+            details={"arguments": arguments, "gpus": gpus, **({"rerun_of": rerun_of} if rerun_of else {})},
         )
+        if rerun_of:
+            self.store.update_run(rerun_of, details={"superseded_by": run_id})
         self._submit(trial)
 
     def _submit(self, trial: _Trial) -> None:
@@ -304,7 +378,11 @@ class ExperimentDriver:
         else:
             spec.function = estimator
         future = self._pool.submit(self.dispatcher.run, spec)
-        future.add_done_callback(lambda f, t=trial: self._outcomes.put((t, _outcome_of(f, t))))
+        future.add_done_callback(lambda f, t=trial: self._deliver(t, _outcome_of(f, t)))
+
+    def _deliver(self, trial: _Trial, outcome: TrialOutcome) -> None:
+        self._outcomes.put((trial, outcome))
+        self._wake.set()
 
     def _collect_outcomes(self, timeout: float = 0.0) -> None:
         while True:
@@ -322,10 +400,14 @@ class ExperimentDriver:
         if lost and trial.attempts <= self.config.max_retries and self._cancel_reason is None:
             self.store.add_event(trial.run_id, "retry", {"attempt": trial.attempts, "error": outcome.error})
             trial.status = RunStatus.QUEUED
+            trial.values.clear()  # the policy judges the new attempt from its first interval
             self._submit(trial)
             return
         with self._lock:
             status = outcome.status
+            if trial.lost:  # its worker died and the backend's re-run was stopped: Failed, not Canceled
+                status = RunStatus.FAILED
+                outcome.error, outcome.stop_reason = trial.lost, None
             if status == RunStatus.FAILED and trial.stop_reason and outcome.error and "killed by SIG" in outcome.error:
                 status = RunStatus.CANCELED
             trial.status = status
@@ -349,7 +431,7 @@ class ExperimentDriver:
             )
             if status == RunStatus.COMPLETED and not trial.values and not self._warned_metric:
                 self._warn_missing_metric(trial)
-        self.slots.release(trial.gpus, self.gpu_per_trial)
+        self.slots.release(trial.gpus, self._slot_request)
         trial.finished.set()
         self._wake.set()
 
