@@ -77,6 +77,10 @@ class HyperDriveConfig:
         max_duration_minutes: optional wall-clock limit, may be fractional (0.5 = 30 s).
         gpus_per_trial: GPUs each trial needs; overrides the estimator's own request.
         max_retries: how often a trial whose worker was lost is run again before it is Failed.
+        warm_start: earlier experiment runs over the same space (``HyperDriveRun`` objects, e.g.
+            ``Experiment(ws, "old").get_runs()[0]``, or sampler ``TrialRecord``\ s): the sampler is
+            given their finished trials before this experiment's own (Bayesian sampling starts
+            from what they learned). They do not count toward ``max_total_runs``.
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class HyperDriveConfig:
         gpus_per_trial: float | None = None,
         max_retries: int = 0,
         run_config: Any = None,
+        warm_start: Any = None,
     ) -> None:
         if estimator is None:
             estimator = run_config
@@ -132,6 +137,7 @@ class HyperDriveConfig:
         gpus = gpus_per_trial if gpus_per_trial is not None else getattr(estimator, "gpus", 0)
         self.gpus_per_trial = check_gpus("HyperDriveConfig", gpus)
         self.max_retries = _check_limit("max_retries", max_retries, 0, 100) or 0
+        self.warm_start = _warm_start_list(warm_start)
 
     def _resolve_total_runs(self, max_total_runs: int | None) -> int:
         checked = _check_limit("max_total_runs", max_total_runs, 1, MAX_TOTAL_RUNS)
@@ -165,6 +171,15 @@ class HyperDriveConfig:
 
 #: HyperDrive's other name for the same class.
 HyperDriveRunConfig = HyperDriveConfig
+
+
+def _warm_start_list(value: Any) -> list[Any]:
+    """``None``, one earlier run, or a list of them (checked against the store at submit)."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
 
 
 def _check_duration(value: Any) -> float | None:

@@ -528,6 +528,21 @@ class HyperDriveRun(Run):
             self._store.add_event(run_id, "cancel_requested", {"reason": "canceled by the user"})
             self._store.flush()
 
+    def resume(self, config: Any = None, **submit_options: Any) -> HyperDriveRun:
+        """Continue this experiment run after a kernel restart, a crash or a cancel (same run id).
+
+        Finished trials count toward the budget and are what the sampler and the policy start
+        from; trials that were running are run again as new runs with the same parameters.
+        ``config``: the ``HyperDriveConfig`` to go on with (default: the one stored at submit);
+        ``submit_options``: ``backend``, ``n_jobs``, ``channel_host`` as for ``submit``. Returns the
+        live run; this object follows it too.
+        """
+        from .workspace import resume_run  # the engine sits above runs: imported on use
+
+        live = resume_run(self._store, self.id, config=config, **submit_options)
+        self._controller = live._controller
+        return live
+
     def replay(self, policy: Any) -> Any:
         """What-if: which runs ``policy`` would have stopped in this experiment, and what it saves.
 

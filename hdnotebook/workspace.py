@@ -3,6 +3,10 @@
 >>> ws = Workspace("/tmp/hd-doc")            # doctest: +SKIP
 >>> experiment = Experiment(ws, "digits")     # doctest: +SKIP
 >>> run = experiment.submit(config)           # doctest: +SKIP  (returns at once)
+
+After a kernel restart or crash, ``Experiment(ws, "digits").resume()`` (or
+``experiment.get_runs()[0].resume()``) continues the newest unfinished experiment run to its
+budget; see :mod:`hdnotebook.engine.resume` for what is kept and what is run again.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from .config import HyperDriveConfig
+from .config import HyperDriveConfig, _warm_start_list
 from .run import HyperDriveRun, RunStatus, TERMINAL_STATUSES, new_parent_id
 from .store import Store, open_store
 
@@ -109,8 +113,9 @@ class Experiment:
         *,
         backend: str | None = None,
         n_jobs: int | None = None,
-        channel_host: str = "127.0.0.1",
+        channel_host: str | None = None,
         tags: dict[str, str] | None = None,
+        warm_start: Any = None,
     ) -> HyperDriveRun:
         """Start the experiment in the background and return its :class:`HyperDriveRun` at once.
 
@@ -119,30 +124,80 @@ class Experiment:
             backend: joblib backend name; default: the one active here (``parallel_config``),
                 ``loky`` unless set.
             n_jobs: joblib worker count for that backend.
-            channel_host: address the metrics channel listens on; keep ``127.0.0.1`` unless
-                trials run on other machines (Dask), then an address those machines reach.
+            channel_host: address the metrics channel listens on; ``None``: ``127.0.0.1``, or on a
+                Dask cluster whose scheduler or workers are not all on this machine's loopback,
+                this machine's address on the interface that reaches the scheduler. Give an
+                address explicitly when the workers reach this machine another way.
             tags: free-form labels kept in the run's details.
+            warm_start: earlier experiment runs over the same space whose finished trials the
+                sampler is given first (added to ``config.warm_start``).
+
+        On a Dask cluster (``with joblib.parallel_config(backend="dask"):`` around this call, or
+        ``backend="dask"`` with a ``distributed.Client`` created before), trials run on the workers;
+        see :mod:`hdnotebook.engine.dask`.
         """
         from .engine import ExperimentDriver
+        from .engine.resume import warm_start_records
 
         if not isinstance(config, HyperDriveConfig):
             raise TypeError(f"submit(config): config must be a HyperDriveConfig, got {config!r}")
         store = self.store
+        sources = [*getattr(config, "warm_start", []), *_warm_start_list(warm_start)]
+        warm = warm_start_records(
+            store, sources, list(config.hyperparameter_sampling.parameter_space), config.primary_metric_name,
+            config.goal,
+        ) if sources else []
         store.add_experiment(self.name)
         parent_id = new_parent_id()
+        now = time.time()
+        details = describe_config(config, tags)
+        if sources:
+            details["warm_start"] = [getattr(s, "id", None) or "records" for s in sources]
+            details["warm_start_trials"] = len(warm)
         store.insert_run(
             id=parent_id, experiment=self.name, parent_id=None, number=None, status=RunStatus.RUNNING,
-            created=time.time(), started=time.time(), params={}, details=describe_config(config, tags),
+            created=now, started=now, params={}, details=details,
         )
-        store.update_run(parent_id, details=_driver_identity())
-        _store_config_blob(store, parent_id, config)
+        store.update_run(parent_id, details={**_driver_identity(), "session_started": now})
+        _store_config_blob(store, parent_id, config, warm)
         driver = ExperimentDriver(
-            store, self.name, parent_id, config, backend=backend, n_jobs=n_jobs, channel_host=channel_host
+            store, self.name, parent_id, config, backend=backend, n_jobs=n_jobs, channel_host=channel_host,
+            warm_start=warm,
         )
         with _LIVE_LOCK:
             _LIVE[parent_id] = driver
         driver.start()
         return HyperDriveRun(store, parent_id, controller=driver)
+
+    def resume(
+        self,
+        run_id: str | None = None,
+        *,
+        config: HyperDriveConfig | None = None,
+        backend: str | None = None,
+        n_jobs: int | None = None,
+        channel_host: str | None = None,
+    ) -> HyperDriveRun:
+        """Continue an unfinished experiment run (a kernel restart or crash, a cancel) to its budget.
+
+        The run goes on under its own id: trials that finished count toward ``max_total_runs`` and
+        are what the sampler and the policy start from; trials that were running are run again
+        with the same parameters as new runs (see :mod:`hdnotebook.engine.resume`).
+
+        Args:
+            run_id: the experiment run; ``None``: the newest one that did not complete.
+            config: the :class:`HyperDriveConfig` to go on with; ``None``: the one stored at submit
+                (needed when that could not be pickled, e.g. an estimator that is not picklable).
+            backend, n_jobs, channel_host: as for :meth:`submit`.
+        """
+        store = self.store
+        store.flush()
+        if run_id is None:
+            open_runs = [r for r in store.parent_runs(self.name) if r.status != RunStatus.COMPLETED]
+            if not open_runs:
+                raise ValueError(f"experiment {self.name!r} has no unfinished experiment run to resume")
+            run_id = open_runs[-1].id
+        return resume_run(store, run_id, config=config, backend=backend, n_jobs=n_jobs, channel_host=channel_host)
 
     def get_runs(self) -> list[HyperDriveRun]:
         """Every experiment run, newest first (as HyperDrive lists them)."""
@@ -160,13 +215,7 @@ class Experiment:
                 continue
             if _driver_alive(parent.details):
                 continue
-            reason = "interrupted: the kernel that ran this experiment exited"
-            for child in store.child_runs(parent.id):
-                if child.status not in TERMINAL_STATUSES:
-                    store.update_run(child.id, status=RunStatus.FAILED, ended=time.time(),
-                                     details={"error": reason, "interrupted": True})
-            store.update_run(parent.id, status=RunStatus.FAILED, ended=time.time(),
-                             details={"error": reason, "interrupted": True})
+            _mark_parent_interrupted(store, parent.id)
         store.flush()
 
     def __repr__(self) -> str:
@@ -193,11 +242,126 @@ def describe_config(config: HyperDriveConfig, tags: dict[str, str] | None = None
     }
 
 
-def _store_config_blob(store: Store, parent_id: str, config: HyperDriveConfig) -> None:
-    """Keep a pickled copy of the config so the experiment can be resumed in a new process."""
+def _mark_parent_interrupted(store: Store, parent_id: str) -> None:
+    reason = "interrupted: the kernel that ran this experiment exited"
+    for child in store.child_runs(parent_id):
+        if child.status not in TERMINAL_STATUSES:
+            store.update_run(child.id, status=RunStatus.FAILED, ended=time.time(),
+                             details={"error": reason, "interrupted": True})
+    store.update_run(parent_id, status=RunStatus.FAILED, ended=time.time(),
+                     details={"error": reason, "interrupted": True})
+
+
+def _store_config_blob(store: Store, parent_id: str, config: HyperDriveConfig, warm: list[Any] | None = None) -> None:
+    """Keep a pickled copy of the config so the experiment can be resumed in a new process.
+
+    Warm-start runs are kept apart, as the sampler records they gave (a run object holds its
+    store, which does not pickle).
+    """
+    import copy
+    import pickle
+
     import cloudpickle
 
+    if warm:
+        store.put_blob(parent_id, "warm_start", pickle.dumps(warm))
+    blob = copy.copy(config)
+    blob.warm_start = []
     try:
-        store.put_blob(parent_id, "config", cloudpickle.dumps(config))
+        store.put_blob(parent_id, "config", cloudpickle.dumps(blob))
     except Exception as exc:  # an unpicklable estimator: the experiment runs, resume will not
         store.update_run(parent_id, details={"resumable": False, "resume_error": repr(exc)})
+
+
+def _load_config(store: Store, parent: Any, config: HyperDriveConfig | None) -> HyperDriveConfig:
+    """The config to resume with: the one given (checked against the run), else the stored blob."""
+    if config is not None:
+        if not isinstance(config, HyperDriveConfig):
+            raise TypeError(f"resume(config=...): config must be a HyperDriveConfig, got {config!r}")
+        stored_names = sorted(parent.details.get("space", {}))
+        names = sorted(config.hyperparameter_sampling.parameter_space)
+        if config.primary_metric_name != parent.details.get("primary_metric_name") or names != stored_names:
+            raise ValueError(
+                f"resume(config=...): run {parent.id} optimised {parent.details.get('primary_metric_name')!r} "
+                f"over {stored_names}; the config given optimises {config.primary_metric_name!r} over {names}"
+            )
+        return config
+    import cloudpickle
+
+    blob = store.blob(parent.id, "config")
+    why = parent.details.get("resume_error", "no config was stored")
+    if blob is not None:
+        try:
+            loaded = cloudpickle.loads(blob)
+        except Exception as exc:
+            why = f"the stored config cannot be unpickled here: {exc!r}"
+        else:
+            if not hasattr(loaded, "warm_start"):
+                loaded.warm_start = []
+            return loaded
+    raise ValueError(
+        f"experiment run {parent.id} cannot be resumed from its stored config ({why}); "
+        "pass the HyperDriveConfig it was submitted with: resume(config=config)"
+    )
+
+
+def resume_run(
+    store: Store,
+    run_id: str,
+    *,
+    config: HyperDriveConfig | None = None,
+    backend: str | None = None,
+    n_jobs: int | None = None,
+    channel_host: str | None = None,
+) -> HyperDriveRun:
+    """Continue the experiment run ``run_id`` in this process (see :meth:`Experiment.resume`)."""
+    import pickle
+
+    from .engine import ExperimentDriver
+    from .engine.resume import load_state
+
+    store.flush()
+    parent = store.run(run_id)
+    if parent is None or parent.parent_id is not None:
+        raise ValueError(f"{run_id!r} is not an experiment run in {store.path}")
+    with _LIVE_LOCK:
+        live = _LIVE.get(run_id)
+    if live is not None and not live.done:
+        raise ValueError(f"experiment run {run_id} is still running in this kernel")
+    if parent.status not in TERMINAL_STATUSES:
+        if live is None and _driver_alive(parent.details):
+            raise ValueError(
+                f"experiment run {run_id} is still running in process {parent.details.get('driver_pid')} "
+                f"on {parent.details.get('driver_host')}"
+            )
+        _mark_parent_interrupted(store, run_id)
+        store.flush()
+        parent = store.run(run_id)
+        assert parent is not None
+    config = _load_config(store, parent, config)
+    state = load_state(store, parent)
+    if len(state.finished) >= config.max_total_runs:
+        raise ValueError(
+            f"experiment run {run_id} has nothing left to run: {len(state.finished)} trials finished of "
+            f"max_total_runs={config.max_total_runs}"
+        )
+    warm_blob = store.blob(run_id, "warm_start")
+    warm = pickle.loads(warm_blob) if warm_blob else []
+    driver = ExperimentDriver(
+        store, parent.experiment, run_id, config, backend=backend, n_jobs=n_jobs, channel_host=channel_host,
+        resume=state, warm_start=warm,
+    )
+    now = time.time()
+    resumed = int(parent.details.get("resumed", 0)) + 1
+    store.update_run(
+        run_id, status=RunStatus.RUNNING, ended=None,
+        details={**_driver_identity(), "session_started": now, "used_seconds": state.used_seconds,
+                 "resumed": resumed, "interrupted": False, "error": None, "stop": None},
+    )
+    store.add_event(run_id, "resumed", {
+        "finished": len(state.finished), "rerun": [p.run_id for p in state.rerun], "time": now,
+    })
+    with _LIVE_LOCK:
+        _LIVE[run_id] = driver
+    driver.start()
+    return HyperDriveRun(store, run_id, controller=driver)

@@ -2,7 +2,9 @@
 
 The backend is captured by name when the experiment is submitted (joblib's ``parallel_config`` is
 thread-local, and the driver runs in its own threads), then every trial is its own
-``Parallel(...)([task])`` call, so a failed call touches only its own trial.
+``Parallel(...)([task])`` call, so a failed call touches only its own trial. For ``dask`` the
+client (and ``client.submit`` keywords such as ``resources``) is captured too: see
+:mod:`hdnotebook.engine.dask`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from joblib import Parallel, delayed, effective_n_jobs
-from joblib.parallel import BACKENDS, get_active_backend
+from joblib.parallel import BACKENDS, EXTERNAL_BACKENDS, get_active_backend
 
+from .dask import DaskTarget, capture
 from .trial import TrialOutcome, TrialSpec, execute_trial
 
 __all__ = ["Dispatcher", "active_backend_name"]
@@ -37,16 +40,25 @@ class Dispatcher:
     def __init__(self, backend: str | None = None, n_jobs: int | None = None) -> None:
         active, active_jobs = active_backend_name()
         self.backend = backend or active
+        if self.backend not in BACKENDS and self.backend in EXTERNAL_BACKENDS:
+            EXTERNAL_BACKENDS[self.backend]()  # registers dask (or ray) on first use
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown joblib backend {self.backend!r}; registered: {', '.join(sorted(BACKENDS))}")
         self.n_jobs = n_jobs if n_jobs is not None else (active_jobs if backend is None else None)
         if self.n_jobs in (None, 0):
             self.n_jobs = -1
+        #: the cluster when the backend is dask: its client and ``client.submit`` keywords, taken
+        #: from the ``parallel_config`` active here (it is thread-local; trials go from other threads)
+        self.dask: DaskTarget | None = None
+        if self.backend == "dask":
+            self.dask = capture(get_active_backend()[0] if active == "dask" else None)
 
     def max_parallel(self) -> int:
         """How many tasks the backend runs at once."""
         from joblib import parallel_config
 
+        if self.dask is not None:
+            return self.dask.threads()
         with parallel_config(backend=self.backend):
             return max(1, effective_n_jobs(self.n_jobs))
 
@@ -57,7 +69,8 @@ class Dispatcher:
     def run(self, spec: TrialSpec) -> TrialOutcome:
         """Run one trial to its end (blocking); raises when the worker or backend is lost."""
         jobs: Any = getattr(self, "_jobs", None) or self.n_jobs
-        result = Parallel(n_jobs=jobs, backend=self.backend, batch_size=1, pre_dispatch="n_jobs")(
+        backend: Any = self.dask.backend() if self.dask is not None else self.backend
+        result = Parallel(n_jobs=jobs, backend=backend, batch_size=1, pre_dispatch="n_jobs")(
             [delayed(execute_trial)(spec)]
         )
         return result[0]
