@@ -40,7 +40,8 @@ def through_hdnotebook(n: int, workdir: str) -> float:
     run = Experiment(Workspace(workdir), f"bench-{time.time_ns()}").submit(config)
     run.wait_for_completion()
     elapsed = time.perf_counter() - start
-    assert len(run.get_children()) == n
+    statuses = {c.get_status() for c in run.get_children()}
+    assert len(run.get_children()) == n and statuses == {"Completed"}, statuses
     return n / elapsed
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+from abc import ABC, abstractmethod
 import math
 import os
 import sys
@@ -82,7 +83,7 @@ def _collect(rows: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     return {k: v[0] if len(v) == 1 else v for k, v in out.items()}
 
 
-class Run:
+class Run(ABC):
     """A run of an experiment: a trial (child run) or, as :class:`HyperDriveRun`, the parent.
 
     Training code gets its run with :meth:`get_context` and logs with :meth:`log`.
@@ -125,15 +126,17 @@ class Run:
             self.log(name, value, description)
 
     # -- read side -------------------------------------------------------------------------------
+    @abstractmethod
     def get_status(self) -> str:
-        raise NotImplementedError  # overridden by every concrete run
+        """``Queued``, ``Running``, ``Completed``, ``Failed`` or ``Canceled``."""
 
+    @abstractmethod
     def get_metrics(self, name: str | None = None) -> dict[str, Any]:
         """``name -> value`` (or list of values when logged more than once)."""
-        raise NotImplementedError  # overridden by every concrete run
 
+    @abstractmethod
     def get_details(self) -> dict[str, Any]:
-        raise NotImplementedError  # overridden by every concrete run
+        """A dict with ``runId``, ``status``, ``parameters`` and, for a child, ``runDefinition``."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r}, status={self.get_status()!r})"

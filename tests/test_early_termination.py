@@ -101,9 +101,12 @@ def test_default_policy_is_median_stopping_1_5_and_records_it(tmp_path):
 def test_a_stopped_function_trial_leaves_its_worker_alive_and_reused(tmp_path):
     run = _run(tmp_path, BanditPolicy(slack_amount=0.1), "maximize", 1)
     workers = {c.get_details()["parameters"]["curve"]: c.get_metrics()["worker"] for c in run.get_children()}
-    # one joblib worker ran all four trials in turn, the stopped ones included
-    assert workers["bad_a"] == workers["bad_b"] == workers["good_a"]
-    os.kill(int(workers["bad_b"]), 0)  # still alive after its trials were stopped
+    assert os.getpid() not in workers.values()  # trials ran in joblib workers, not in here
+    # the pool's two workers ran all four trials; a crashed worker would have been replaced by a
+    # new process (a third pid), and every worker is still alive after its trials were stopped
+    assert len(set(workers.values())) <= 2
+    for pid in set(workers.values()):
+        os.kill(int(pid), 0)
 
 
 def test_no_termination_policy_lets_every_run_complete(tmp_path):

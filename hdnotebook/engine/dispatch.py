@@ -9,9 +9,14 @@ client (and ``client.submit`` keywords such as ``resources``) is captured too: s
 
 from __future__ import annotations
 
+import threading
+import uuid
+from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 from joblib import Parallel, delayed, effective_n_jobs
+from joblib._parallel_backends import LokyBackend
 from joblib.parallel import BACKENDS, EXTERNAL_BACKENDS, get_active_backend
 
 from .dask import DaskTarget, capture
@@ -45,6 +50,8 @@ class Dispatcher:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown joblib backend {self.backend!r}; registered: {', '.join(sorted(BACKENDS))}")
         self.n_jobs = n_jobs if n_jobs is not None else (active_jobs if backend is None else None)
+        self._loky: LokyBackend | None = None
+        self._loky_lock = threading.Lock()
         if self.n_jobs in (None, 0):
             self.n_jobs = -1
         #: the cluster when the backend is dask: its client and ``client.submit`` keywords, taken
@@ -68,9 +75,33 @@ class Dispatcher:
 
     def run(self, spec: TrialSpec) -> TrialOutcome:
         """Run one trial to its end (blocking); raises when the worker or backend is lost."""
+        if self.backend == "loky":
+            return self._run_loky(spec)
         jobs: Any = getattr(self, "_jobs", None) or self.n_jobs
         backend: Any = self.dask.backend() if self.dask is not None else self.backend
         result = Parallel(n_jobs=jobs, backend=backend, batch_size=1, pre_dispatch="n_jobs")(
             [delayed(execute_trial)(spec)]
         )
         return result[0]
+
+    def _run_loky(self, spec: TrialSpec) -> TrialOutcome:
+        """loky without a ``Parallel`` call per trial: joblib's own executor, submitted to directly.
+
+        The executor is the one ``Parallel(n_jobs, backend="loky")`` would use (same arguments), so
+        the user's own joblib calls share the worker pool instead of restarting it. It has at least
+        two workers even for one trial at a time: with one, joblib would fall back to running the
+        trial in the notebook's own process.
+        """
+        with self._loky_lock:
+            if self._loky is None:
+                backend = LokyBackend(nesting_level=0)
+                backend.configure(n_jobs=max(2, getattr(self, "_jobs", 2)), parallel=SimpleNamespace(_id=uuid.uuid4().hex))
+                self._loky = backend
+            backend = self._loky
+        try:
+            return backend.submit(partial(execute_trial, spec)).result()
+        except BaseException:
+            with self._loky_lock:
+                if self._loky is backend:
+                    self._loky = None  # a broken pool: the next trial gets a fresh one
+            raise

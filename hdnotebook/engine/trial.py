@@ -92,7 +92,7 @@ class TrialOutcome:
 
 def execute_trial(spec: TrialSpec) -> TrialOutcome:
     """The joblib task: run one trial to its end and report how it ended."""
-    client = ChannelClient(spec.address, spec.authkey)
+    client = _launcher_client(spec)
     parent = os.getppid()
     info = {"pid": os.getpid(), "host": socket.gethostname(), "gpus": spec.gpus}
     started = time.time()
@@ -107,13 +107,30 @@ def execute_trial(spec: TrialSpec) -> TrialOutcome:
         else:
             outcome = _run_inline(spec, process_wide=False)
     finally:
-        client.close()
+        if spec.script_path is None and not hasattr(os, "fork"):
+            client.close()
     outcome.started = outcome.started or started
     outcome.ended = outcome.ended or time.time()
     outcome.host = socket.gethostname()
     if (outcome.stop_reason or "").startswith(LOST_DRIVER) and os.getppid() != parent:
         os._exit(0)  # a pool worker whose kernel died: nobody is left to use it
     return outcome
+
+
+_LAUNCHER_CLIENTS: dict[tuple[tuple[str, int], bytes], ChannelClient] = {}
+
+
+def _launcher_client(spec: TrialSpec) -> ChannelClient:
+    """One connection per worker process and experiment, kept across trials (no handshake each)."""
+    key = (tuple(spec.address), spec.authkey)
+    client = _LAUNCHER_CLIENTS.get(key)  # type: ignore[arg-type]
+    if client is None:
+        if len(_LAUNCHER_CLIENTS) > 8:  # connections to experiments that have ended
+            for old in _LAUNCHER_CLIENTS.values():
+                old.close()
+            _LAUNCHER_CLIENTS.clear()
+        client = _LAUNCHER_CLIENTS[key] = ChannelClient(spec.address, spec.authkey)  # type: ignore[index]
+    return client
 
 
 def _poll(client: ChannelClient, run_id: str, info: dict[str, Any] | None = None) -> str | None:
