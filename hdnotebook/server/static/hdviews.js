@@ -142,10 +142,13 @@
     function X(v) { return m.l + (v - x0) / (x1 - x0) * (W - m.l - m.r); }
     function Y(v) { return H - m.b - (v - y0) / (y1 - y0) * (H - m.t - m.b); }
     for (var i = 0; i <= 4; i++) {
-      var yv = y0 + (y1 - y0) * i / 4, xv = x0 + (x1 - x0) * i / 4;
+      var yv = y0 + (y1 - y0) * i / 4;
       svg.appendChild(s('line', { x1: m.l, x2: W - m.r, y1: Y(yv), y2: Y(yv), 'class': 'hdn-grid' }));
       svg.appendChild(s('text', { x: m.l - 4, y: Y(yv) + 4, 'text-anchor': 'end', 'class': 'hdn-tick' }, fmt(yv)));
-      svg.appendChild(s('text', { x: X(xv), y: H - m.b + 14, 'text-anchor': 'middle', 'class': 'hdn-tick' }, fmt(Math.round(xv * 100) / 100)));
+    }
+    var step = Math.max(1, Math.ceil((x1 - x0) / 6)), xt;
+    for (xt = Math.ceil(x0); xt <= x1; xt += step) {
+      svg.appendChild(s('text', { x: X(xt), y: H - m.b + 14, 'text-anchor': 'middle', 'class': 'hdn-tick' }, String(xt)));
     }
     svg.appendChild(s('text', { x: (W + m.l) / 2, y: H - 4, 'text-anchor': 'middle', 'class': 'hdn-axis-label' }, 'interval (times ' + state.primary + ' was logged)'));
     svg.appendChild(s('text', { x: 12, y: (H - m.b) / 2, transform: 'rotate(-90 12 ' + (H - m.b) / 2 + ')', 'text-anchor': 'middle', 'class': 'hdn-axis-label' }, state.primary));
