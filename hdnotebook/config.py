@@ -78,7 +78,7 @@ class HyperDriveConfig:
         gpus_per_trial: GPUs each trial needs; overrides the estimator's own request.
         max_retries: how often a trial whose worker was lost is run again before it is Failed.
         warm_start: earlier experiment runs over the same space (``HyperDriveRun`` objects, e.g.
-            ``Experiment(ws, "old").get_runs()[0]``, or sampler ``TrialRecord``\ s): the sampler is
+            ``Experiment(ws, "old").get_runs()[0]``, or sampler ``TrialRecord`` objects): the sampler is
             given their finished trials before this experiment's own (Bayesian sampling starts
             from what they learned). They do not count toward ``max_total_runs``.
     """

@@ -57,6 +57,7 @@ class _Trial:
     attempts: int = 0
     child_pid: int | None = None
     host: str = ""
+    worker_pid: int | None = None
     lost: str | None = None
     rerun_of: str | None = None
     finished: threading.Event = field(default_factory=threading.Event)
@@ -237,7 +238,7 @@ class ExperimentDriver:
                     return self._started_again(trial, info)
                 elif trial.status == RunStatus.QUEUED:
                     trial.status = RunStatus.RUNNING
-                    trial.host = info.get("host", "")
+                    trial.host, trial.worker_pid = info.get("host", ""), info.get("pid")
                     self.store.update_run(
                         run_id, status=RunStatus.RUNNING, started=time.time(),
                         details={"pid": info.get("pid"), "host": info.get("host"), "gpus": info.get("gpus")},
@@ -248,14 +249,14 @@ class ExperimentDriver:
         """The backend started a running trial's task again: its worker was lost (Dask re-runs
         the tasks of a worker that died). Retry it under ``max_retries``, else stop it: Failed."""
         error = (
-            f"worker lost: the worker running this trial died (host {trial.host or '?'}); "
-            f"the backend started it again on {info.get('host', '?')} (pid {info.get('pid')})"
+            f"worker lost: the worker process running this trial (host {trial.host or '?'}, pid "
+            f"{trial.worker_pid}) died mid-trial; HyperDriveConfig(max_retries=N) runs such trials again"
         )
         if trial.attempts <= self.config.max_retries and self._cancel_reason is None:
             self.store.add_event(trial.run_id, "retry", {"attempt": trial.attempts, "error": error})
             trial.attempts += 1
             trial.values.clear()  # the policy judges the new attempt from its first interval
-            trial.host = info.get("host", "")
+            trial.host, trial.worker_pid = info.get("host", ""), info.get("pid")
             self.store.update_run(
                 trial.run_id, started=time.time(),
                 details={"pid": info.get("pid"), "host": info.get("host"), "attempts": trial.attempts},
