@@ -1,0 +1,1 @@
+"""Helpers for tests that drive a real Jupyter server with a headless Chromium (see jupyter.py)."""

@@ -1,0 +1,255 @@
+"""A real JupyterLab / Notebook 7 server and a headless Debian Chromium, for browser tests.
+
+Everything is local and isolated: the server listens on 127.0.0.1 on a free port with a random
+token, serves a temporary root folder, and reads and writes its config, data, runtime, settings and
+workspaces only under a temporary folder. Playwright never downloads a browser: it drives
+``/usr/bin/chromium`` (``scripts/test.sh`` installs it).
+
+>>> with JupyterServer(tmp_path, app="lab") as server:            # doctest: +SKIP
+...     with chromium() as browser:
+...         page = browser.new_page()
+...         open_notebook(page, server, "demo.ipynb")
+...         run_all_cells(page)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "chromium_missing",
+    "free_port",
+    "JupyterServer",
+    "chromium",
+    "write_notebook",
+    "open_notebook",
+    "run_all_cells",
+    "wait_kernel_idle",
+    "screenshot",
+]
+
+CHROMIUM = os.environ.get("HDNOTEBOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def chromium_missing() -> str | None:
+    """Why browser tests cannot run here, or ``None`` when they can."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return f"no Chromium at {CHROMIUM} (scripts/test.sh installs Debian's chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install -e .[test])"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterServer:
+    """``jupyter lab`` (``app="lab"``) or ``jupyter notebook`` (``app="notebook"``) in a subprocess.
+
+    Args:
+        base: a temporary folder; the served root is ``base/root``, everything else goes in
+            ``base/jupyter``.
+        app: ``"lab"`` or ``"notebook"``.
+        startup_timeout: seconds to wait for the server to answer.
+    """
+
+    def __init__(self, base: Path, app: str = "lab", startup_timeout: float = 60.0) -> None:
+        if app not in {"lab", "notebook"}:
+            raise ValueError(f"app must be 'lab' or 'notebook', got {app!r}")
+        self.app = app
+        self.base = Path(base)
+        self.root = self.base / "root"
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.startup_timeout = startup_timeout
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.base / f"jupyter-{app}.log"
+
+    def env(self) -> dict[str, str]:
+        home = self.base / "jupyter"
+        env = dict(os.environ)
+        dirs = {
+            "JUPYTER_CONFIG_DIR": home / "config",
+            "JUPYTER_DATA_DIR": home / "data",
+            "JUPYTER_RUNTIME_DIR": home / "runtime",
+            "JUPYTERLAB_SETTINGS_DIR": home / "lab-settings",
+            "JUPYTERLAB_WORKSPACES_DIR": home / "lab-workspaces",
+            "IPYTHONDIR": home / "ipython",
+        }
+        for key, path in dirs.items():
+            path.mkdir(parents=True, exist_ok=True)
+            env[key] = str(path)
+        # no "fetch Jupyter news?" toast, no update check: nothing reaches out
+        notes = dirs["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab" / "apputils-extension"
+        notes.mkdir(parents=True, exist_ok=True)
+        (notes / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False})
+        )
+        env.pop("JUPYTER_PATH", None)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def start(self) -> JupyterServer:
+        self.root.mkdir(parents=True, exist_ok=True)
+        module = "jupyterlab" if self.app == "lab" else "notebook"
+        cmd = [
+            sys.executable, "-m", module, "--no-browser",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
+            "--ServerApp.open_browser=False",
+        ]
+        if self.app == "lab":
+            cmd.append("--LabApp.extension_manager=readonly")  # no PyPI look-ups
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, cwd=self.root, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jupyter {self.app} exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise TimeoutError(f"jupyter {self.app} did not answer in {self.startup_timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-5000:]
+        except OSError:
+            return ""
+
+    def notebook_url(self, path: str) -> str:
+        prefix = "lab/tree" if self.app == "lab" else "notebooks"
+        return f"{self.url}/{prefix}/{path}?token={self.token}"
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        # shut the server down cleanly (it stops its kernels), then make sure it is gone
+        try:
+            req = urllib.request.Request(f"{self.url}/api/shutdown?token={self.token}", method="POST")
+            urllib.request.urlopen(req, timeout=5).close()
+            self.proc.wait(timeout=15)
+        except Exception:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> JupyterServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def chromium(**launch: Any) -> Iterator[Any]:
+    """A headless Chromium (the system one) through Playwright; closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, **launch)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """Write a notebook of code cells (nbformat 4) to ``path``."""
+    nb = {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": src}
+            for src in cells
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1))
+    return path
+
+
+def open_notebook(page: Any, server: JupyterServer, path: str, timeout: float = 60.0) -> None:
+    """Open ``path`` (relative to the server root) and wait until its kernel is idle.
+
+    A "Select Kernel" dialog (shown when the kernel specs load after the notebook) is accepted.
+    """
+    page.goto(server.notebook_url(path), wait_until="domcontentloaded", timeout=timeout * 1000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        dialog = page.locator(".jp-Dialog .jp-mod-accept")
+        if dialog.count() and dialog.first.is_visible():
+            dialog.first.click()
+            quiet_since = None
+        elif page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count():
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since > 1.0:
+                return
+        else:
+            quiet_since = None
+        page.wait_for_timeout(200)
+    raise TimeoutError(f"the kernel of {path} was not idle after {timeout} s")
+
+
+def wait_kernel_idle(page: Any, timeout: float = 60.0) -> None:
+    """Wait for the notebook toolbar's execution indicator to say the kernel is idle."""
+    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', state="attached",
+                           timeout=timeout * 1000)
+
+
+def run_all_cells(page: Any) -> None:
+    """Run > Run All Cells, through the menu bar (the same in JupyterLab 4 and Notebook 7)."""
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+
+
+def screenshot(page: Any, name: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    """A full-page screenshot under ``test-artifacts/`` (gitignored) or ``directory``."""
+    out = Path(directory or Path(__file__).resolve().parents[2] / "test-artifacts")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
