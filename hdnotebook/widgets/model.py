@@ -7,7 +7,8 @@ It speaks two messages, both JSON-ready dicts:
 - ``snapshot`` -- everything (``meta``, ``header``, every row, every series), what a new view asks
   for when it loads;
 - ``update`` -- only what changed since the last poll: the header, the rows that changed and the
-  metric values that arrived, as ``[run_id, metric, first_step, [values...]]`` chunks.
+  metric values that arrived, as ``[run_id, metric, first_step, [values...]]`` chunks (and
+  ``meta`` in the rare case the parent's configuration details changed).
 
 :func:`apply_message` is the reducer the front end runs (``js/src/state.js`` mirrors it), so a
 snapshot taken later equals an earlier snapshot with every update applied after it::
@@ -35,7 +36,7 @@ from ..run import TERMINAL_STATUSES, RunStatus
 from ..space import EXPRESSIONS
 from ..store import Changes, MetricRow, RunRow, Store
 
-__all__ = ["RunDetailsModel", "apply_message", "param_axes", "json_number"]
+__all__ = ["RunDetailsModel", "apply_message", "curves", "param_axes", "json_number"]
 
 
 def json_number(value: Any) -> float | None:
@@ -130,10 +131,13 @@ class RunDetailsModel:
 
     def _apply(self, changes: Changes) -> dict[str, Any]:
         changed: set[str] = set()
+        old_meta, old_primary = self._meta, self.primary
         for row in changes.runs:
             if row.id == self.parent_id:
                 self.parent = row
                 self._meta = None
+                if self.primary != old_primary:  # the parent arrived after its children
+                    changed.update(self._order)
                 continue
             if row.id not in self.rows:
                 self._order.append(row.id)
@@ -155,8 +159,11 @@ class RunDetailsModel:
             [run_id, name, start, list(self.series[run_id][name][start:])]
             for (run_id, name), start in sorted(chunks.items(), key=lambda kv: (self._index(kv[0][0]), kv[0][1]))
         ]
+        msg: dict[str, Any] = {"type": "update"}
+        if self.meta() != old_meta:  # the parent appeared, or its config details changed
+            msg["meta"] = copy.deepcopy(self.meta())
         return {
-            "type": "update",
+            **msg,
             "header": self.header(),
             "runs": [copy.deepcopy(self.rows[r]) for r in self._order if r in changed],
             "points": points,
@@ -299,6 +306,8 @@ def apply_message(state: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
         state.update(meta=msg["meta"], header=None, order=[], runs={}, series={})
     elif msg.get("type") != "update":
         return state
+    if msg.get("meta") is not None:
+        state["meta"] = msg["meta"]
     state.setdefault("order", [])
     state.setdefault("runs", {})
     state.setdefault("series", {})
@@ -314,3 +323,18 @@ def apply_message(state: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
             series.extend([None] * (start + len(values) - len(series)))
         series[start:start + len(values)] = values
     return state
+
+
+def curves(state: dict[str, Any], metric: str | None = None) -> list[dict[str, Any]]:
+    """The learning-curve traces of a view state: one ``{"id", "x", "y"}`` per run that logged
+    ``metric`` (default: the primary metric), ``x`` the intervals 1..n, in run order.
+
+    The front end draws the same lines (``js/src/charts.js``); the static HTML draws these.
+    """
+    name = metric or state["meta"]["primary"]
+    out = []
+    for run_id in state["order"]:
+        values = state["series"].get(run_id, {}).get(name)
+        if values:
+            out.append({"id": run_id, "x": list(range(1, len(values) + 1)), "y": list(values)})
+    return out

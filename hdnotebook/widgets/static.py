@@ -12,6 +12,8 @@ import math
 import time
 from typing import Any
 
+from .model import curves
+
 __all__ = ["static_html", "static_text", "STATUS_COLORS", "fmt"]
 
 STATUS_COLORS = {
@@ -105,7 +107,8 @@ def static_html(state: dict[str, Any], max_rows: int = 1000) -> str:
     now = head.get("now") or time.time()
     order = state["order"]
     runs = state["runs"]
-    series = {rid: state["series"].get(rid, {}).get(primary, []) for rid in order}
+    series = {rid: [] for rid in order}
+    series.update({c["id"]: c["y"] for c in curves(state, primary)})
     lo, hi = _range(list(series.values()))
     longest = max((len(s) for s in series.values()), default=0)
     e = html.escape

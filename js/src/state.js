@@ -8,12 +8,12 @@ export function createState() {
 export function applyMessage(state, msg) {
   if (!msg || (msg.type !== "snapshot" && msg.type !== "update")) return false;
   if (msg.type === "snapshot") {
-    state.meta = msg.meta;
     state.header = null;
     state.order = [];
     state.runs = {};
     state.series = {};
   }
+  if (msg.meta) state.meta = msg.meta;
   if (msg.header) {
     state.header = msg.header;
     // the kernel's clock may differ from the browser's (Colab): keep the offset for "elapsed"
