@@ -1,0 +1,145 @@
+"""RunDetails at scale: bytes and Python time per incremental update against a full snapshot.
+
+Fills a store by hand with an experiment of RUNS runs x INTERVALS intervals of the primary metric
+(plus a second metric), then, while the experiment is "Running", logs one new value at a time and
+measures what the widget's poller does for it: ``RunDetailsModel.poll()`` plus the JSON encoding of
+the update it sends. The baseline is what a widget without an incremental feed would do on every
+change: build and encode a full snapshot (``RunDetailsModel.snapshot()``).
+
+    python bench/widget.py                      # 1000 runs x 100 intervals, 50 updates
+    python bench/widget.py --runs 200 --intervals 50 --updates 20
+
+The browser render time at this size is measured by tests/test_widget_browser.py
+(``test_render_time_1000_runs_x_100_intervals``), which uses :func:`fill_store` from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+
+SPACE = {"learning_rate": "loguniform(-6, -1)", "batch_size": "choice(16, 32, 64, 128)",
+         "optimizer": "choice('sgd', 'adam', 'rmsprop')", "dropout": "uniform(0, 0.5)"}
+
+
+def fill_store(path: str, runs: int = 1000, intervals: int = 100, status: str = "Running",
+               seed: int = 0) -> str:
+    """Write an experiment of ``runs`` x ``intervals`` into the store at ``path``; its parent id.
+
+    About a third of the runs are "stopped early" (Canceled by a policy after 10..60 intervals).
+    """
+    from hdnotebook.store import Store
+
+    rng = random.Random(seed)
+    store = Store(path)
+    pid = f"HD_bench{seed:04d}"
+    t0 = time.time() - 3600
+    store.add_experiment("bench")
+    store.insert_run(id=pid, experiment="bench", parent_id=None, number=None, status=status, created=t0, started=t0,
+                     params={}, details={"primary_metric_name": "accuracy", "goal": "maximize",
+                                         "max_total_runs": runs, "space": SPACE, "sampling": "random",
+                                         "policy": "MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=5)"})
+    for n in range(runs):
+        rid = f"{pid}_{n}"
+        lr = math.exp(rng.uniform(-6, -1))
+        params = {"learning_rate": lr, "batch_size": rng.choice([16, 32, 64, 128]),
+                  "optimizer": rng.choice(["sgd", "adam", "rmsprop"]), "dropout": rng.uniform(0, 0.5)}
+        stopped = rng.random() < 0.33
+        length = rng.randint(10, 60) if stopped else intervals
+        start = t0 + n * 3
+        ceiling = 0.7 + 0.25 * rng.random()
+        details = {"arguments": [], "gpus": []}
+        if stopped:
+            details["stop"] = {"policy": "MedianStoppingPolicy", "interval": length, "value": 0.5, "threshold": 0.6,
+                               "reason": f"MedianStoppingPolicy: below the median at interval {length}"}
+        store.insert_run(id=rid, experiment="bench", parent_id=pid, number=n,
+                         status="Canceled" if stopped else "Completed", created=start, started=start,
+                         ended=start + length, params=params, details=details)
+        rows = []
+        for k in range(length):
+            acc = ceiling * (1 - math.exp(-(k + 1) / 15)) + rng.gauss(0, 0.005)
+            rows.append((rid, "accuracy", k, acc, None, start + k))
+            rows.append((rid, "loss", k, 1 - acc, None, start + k))
+        store.add_metrics(rows)
+    store.flush()
+    return pid
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--intervals", type=int, default=100)
+    parser.add_argument("--updates", type=int, default=50)
+    args = parser.parse_args(argv)
+
+    from hdnotebook.store import Store
+    from hdnotebook.widgets.model import RunDetailsModel
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "bench.sqlite")
+        t = time.perf_counter()
+        pid = fill_store(path, args.runs, args.intervals)
+        fill_s = time.perf_counter() - t
+        store = Store(path)
+        t = time.perf_counter()
+        model = RunDetailsModel(store, pid)
+        load_s = time.perf_counter() - t
+        points = sum(len(v) for s in model.series.values() for v in s.values())
+
+        snap_times, snap_bytes = [], 0
+        for _ in range(5):
+            t = time.perf_counter()
+            snap_bytes = len(json.dumps(model.snapshot(), allow_nan=False))
+            snap_times.append(time.perf_counter() - t)
+
+        # time the store query apart from the model: Store.changes is not this widget's code
+        query_times: list[float] = []
+        changes = store.changes
+
+        def timed_changes(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return changes(*a, **k)
+            finally:
+                query_times.append(time.perf_counter() - t0)
+
+        store.changes = timed_changes  # type: ignore[method-assign]
+        rng = random.Random(1)
+        upd_times, upd_bytes = [], []
+        next_step = {rid: len(s.get("accuracy", [])) for rid, s in model.series.items()}
+        ids = list(next_step)
+        for _ in range(args.updates):
+            rid = rng.choice(ids)
+            store.add_metrics([(rid, "accuracy", next_step[rid], rng.random(), None, time.time())])
+            next_step[rid] += 1
+            store.flush()
+            t = time.perf_counter()
+            msg = model.poll()
+            size = len(json.dumps(msg, allow_nan=False))
+            upd_times.append(time.perf_counter() - t)
+            upd_bytes.append(size)
+
+    snap_ms = statistics.median(snap_times) * 1000
+    upd_ms = statistics.median(upd_times) * 1000
+    upd_b = statistics.median(upd_bytes)
+    query_ms = statistics.median(query_times) * 1000
+    model_ms = statistics.median(u - q for u, q in zip(upd_times, query_times)) * 1000
+    print(f"RunDetails bench: {args.runs} runs x {args.intervals} intervals ({points} points, 2 metrics); "
+          f"fill {fill_s:.1f} s, first load {load_s:.2f} s (python {sys.version.split()[0]})")
+    print(f"  full snapshot (baseline):  {snap_bytes / 1e6:8.2f} MB   {snap_ms:8.1f} ms per change")
+    print(f"  incremental update:        {upd_b / 1e3:8.2f} KB   {upd_ms:8.2f} ms per change "
+          f"(median of {args.updates}; max {max(upd_bytes)} B, {max(upd_times) * 1000:.2f} ms)")
+    print(f"    of which Store.changes:  {query_ms:8.2f} ms; model + JSON {model_ms:.2f} ms")
+    print(f"  ratio snapshot/update:     {snap_bytes / upd_b:8.0f} x bytes   {snap_ms / upd_ms:8.0f} x time "
+          f"({snap_ms / model_ms:.0f} x without the store query)")
+
+
+if __name__ == "__main__":
+    main()
