@@ -432,13 +432,13 @@ class _Status:
 def _announcement(run: Any, config: Any, goal_guessed: bool, bound: str | None) -> str:
     names = f"{bound} and {RUN_VARIABLE}" if bound else RUN_VARIABLE
     sampling = config.hyperparameter_sampling
-    goal = config.goal + (" (guessed from the name; --goal to change)" if goal_guessed else "")
+    guessed = " (guessed from its name; --goal to change)" if goal_guessed else ""
     at_once = f", {config.max_concurrent_runs} at once" if config.max_concurrent_runs else ""
     return (
-        f"Submitted {run.id} to experiment {run.experiment_name!r}: {sampling.name} sampling of "
-        f"{', '.join(sampling.parameter_space)} (seed {sampling.seed}), {config.policy!r}, up to "
-        f"{config.max_total_runs} runs{at_once}; {goal} {config.primary_metric_name!r}. "
-        f"The run is in {names}."
+        f"Submitted {run.id} to experiment {run.experiment_name!r}: {config.goal} "
+        f"{config.primary_metric_name!r}{guessed}; {sampling.name} sampling of "
+        f"{', '.join(sampling.parameter_space)} (seed {sampling.seed}); {config.policy!r}; up to "
+        f"{config.max_total_runs} runs{at_once}. The run is in {names}."
     )
 
 
