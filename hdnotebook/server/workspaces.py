@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from traitlets import Float, Int, List, Unicode
 from traitlets.config import Configurable
 
-from ..workspace import STORE_FILE
+#: the store's file name in a workspace folder; equal to ``hdnotebook.workspace.STORE_FILE`` (a test
+#: checks), spelled out so the server starts without importing the engine and its samplers
+STORE_FILE = "hdnotebook.sqlite"
 
 __all__ = ["HDNotebook", "WorkspaceFinder", "FoundWorkspace", "inside"]
 
