@@ -82,3 +82,13 @@ def unload_ipython_extension(ipython: Any) -> None:
     from .magic import unload_ipython_extension as _unload
 
     _unload(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Lets ``jupyter server extension enable hdnotebook`` find the server extension."""
+    return [{"module": "hdnotebook.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """For ``jupyter labextension develop``: where the prebuilt sidebar extension is."""
+    return [{"src": "labextension", "dest": "hdnotebook-sidebar"}]
