@@ -100,9 +100,7 @@ class DaskTarget:
 
     def backend(self) -> Any:
         """A fresh joblib dask backend for one ``Parallel`` call (one trial)."""
-        from joblib._dask import DaskDistributedBackend
-
-        return DaskDistributedBackend(
+        return _trial_backend_class()(
             client=self.client, wait_for_workers_timeout=self.wait_for_workers_timeout, **self.submit_kwargs
         )
 
@@ -130,6 +128,30 @@ class DaskTarget:
 
     def channel_host(self) -> str:
         return channel_host(self.client)
+
+
+_TRIAL_BACKEND: Any = None
+
+
+def _trial_backend_class() -> Any:
+    """joblib's dask backend, less the 10 ms sleep at the end of every ``Parallel`` call.
+
+    ``DaskDistributedBackend.stop_call`` sleeps so that its result-collecting coroutine is gone
+    before the backend is terminated and reused; a trial's backend is used for one call and then
+    dropped (the coroutine ends on its own at its next turn), so the sleep only adds latency:
+    measured on a 2-worker LocalCluster, 40 ms per sequential one-task call with it, 20 ms without.
+    """
+    global _TRIAL_BACKEND
+    if _TRIAL_BACKEND is None:
+        from joblib._dask import DaskDistributedBackend
+
+        class _DaskTrialBackend(DaskDistributedBackend):
+            def stop_call(self) -> None:
+                self._continue = False
+                self.call_data_futures.clear()
+
+        _TRIAL_BACKEND = _DaskTrialBackend
+    return _TRIAL_BACKEND
 
 
 def capture(active_backend: Any = None) -> DaskTarget:
