@@ -217,3 +217,20 @@ def test_channel_listens_on_loopback_for_a_local_cluster_and_on_the_reachable_in
             ChannelClient(server.address, b"wrong key" * 4).request(("poll", "r", None))
     finally:
         server.close()
+
+
+def test_a_cluster_on_a_network_address_gets_a_channel_there_and_its_metrics_arrive(tmp_path):
+    ip = _this_machines_address()
+    if ip is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=True, host=ip, dashboard_address=":0", silence_logs=40
+    ) as cluster, distributed.Client(cluster, set_as_default=False) as net_client:
+        config = _grid_config(curve, [1.0, 0.9])
+        with joblib.parallel_config(backend="dask", client=net_client):
+            run = Experiment(Workspace(tmp_path / "ws"), "net").submit(config)
+        assert run._controller.channel.address[0] == ip  # not 127.0.0.1, not 0.0.0.0
+        run.wait_for_completion()
+        for child in run.get_children():
+            assert child.get_status() == "Completed"
+            assert child.get_metrics()["i"] == list(range(STEPS))
