@@ -152,3 +152,51 @@ def test_rundetails_in_jupyterlab_live_and_done(tmp_path):
 
 def test_rundetails_in_notebook7_live_and_done(tmp_path):
     _drive("notebook", "RunDetails(run).show()", tmp_path)
+
+
+def test_render_time_1000_runs_x_100_intervals(tmp_path):
+    """Prints how long JupyterLab takes to show RunDetails of a 1000-run x 100-interval experiment."""
+    fill = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(REPO / 'bench')!r})\n"
+        "from widget import fill_store\n"
+        "from hdnotebook.store import Store\n"
+        "from hdnotebook.run import HyperDriveRun\n"
+        "from hdnotebook import RunDetails\n"
+        "pid = fill_store('big.sqlite', 1000, 100, status='Completed')\n"
+        "run = HyperDriveRun(Store('big.sqlite'), pid)\n"
+    )
+    with JupyterServer(tmp_path, app="lab") as server:
+        write_notebook(server.root / "big.ipynb", [fill, "t0 = time.time(); w = RunDetails(run); w"])
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            open_notebook(page, server, "big.ipynb")
+            # note when the widget appears and when its first full draw is done
+            page.evaluate("""() => { window.__hd = {}; new MutationObserver(() => {
+                const el = document.querySelector('.hdnotebook-rundetails');
+                if (el && !window.__hd.shown) window.__hd.shown = performance.now();
+                if (el && el.dataset.draws && !window.__hd.drawn) window.__hd.drawn = performance.now();
+              }).observe(document.body, {subtree: true, childList: true, attributes: true}); }""")
+            run_all_cells(page)
+            try:
+                page.wait_for_function(
+                    "() => { const el = document.querySelector('.hdnotebook-rundetails');"
+                    " return el && el.dataset.runs === '1000' && Number(el.dataset.draws) >= 1; }",
+                    timeout=120_000,
+                )
+            except Exception:
+                screenshot(page, "rundetails-1000-FAILED.png")
+                raise
+            times = page.evaluate("() => window.__hd")
+            el = page.locator(".hdnotebook-rundetails").first
+            draw_ms = int(el.get_attribute("data-draw-ms"))
+            assert _rows(page) == 1000
+            # click a row: a redraw with a selection
+            t = time.monotonic()
+            page.locator(".hdnotebook-rundetails .hd-table tbody tr").nth(5).click()
+            page.wait_for_function("() => document.querySelector('.hdnotebook-rundetails').dataset.draws === '2'")
+            select_ms = (time.monotonic() - t) * 1000
+            screenshot(page, "rundetails-lab-1000x100.png")
+            print(f"\n[render 1000 runs x 100 intervals] widget shown -> first full draw "
+                  f"{times['drawn'] - times['shown']:.0f} ms (snapshot transfer + plotly load + draw); "
+                  f"one full draw {draw_ms} ms; select a row and redraw {select_ms:.0f} ms", file=sys.stderr)

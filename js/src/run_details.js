@@ -139,7 +139,9 @@ function render({ model, el }) {
 
   function schedule() {
     if (timer !== null) return;
-    timer = setTimeout(draw, Math.max(0, MIN_DRAW_MS - (Date.now() - lastDraw)));
+    // a big experiment takes long to draw: leave the page at least as long idle between draws
+    const gap = Math.max(MIN_DRAW_MS, 2 * (Number(el.dataset.drawMs) || 0));
+    timer = setTimeout(draw, Math.max(0, gap - (Date.now() - lastDraw)));
   }
 
   function onMessage(msg) {

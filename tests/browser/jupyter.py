@@ -239,10 +239,24 @@ def wait_kernel_idle(page: Any, timeout: float = 60.0) -> None:
                            timeout=timeout * 1000)
 
 
-def run_all_cells(page: Any) -> None:
-    """Run > Run All Cells, through the menu bar (the same in JupyterLab 4 and Notebook 7)."""
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+def run_all_cells(page: Any, attempts: int = 3, timeout: float = 20.0) -> None:
+    """Run > Run All Cells, through the menu bar (the same in JupyterLab 4 and Notebook 7).
+
+    Checks that a cell got queued (its prompt shows ``[*]`` or a number) and tries again if not:
+    a click that lands while the application is still settling can be lost.
+    """
+    queued = ("() => [...document.querySelectorAll('.jp-Cell .jp-InputPrompt')]"
+              ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))")
+    for attempt in range(attempts):
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(queued, timeout=timeout * 1000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
 
 
 def screenshot(page: Any, name: str, directory: str | os.PathLike[str] | None = None) -> Path:
