@@ -191,6 +191,7 @@ class _TrialRun(Run):
         self._sync_primary = sync_primary
         self.parameters = dict(parameters or {})
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._buffer: list[tuple[str, int, float | None, str | None, float]] = []
         self._steps: dict[str, int] = {}
         self._rows: list[tuple[str, Any]] = []
@@ -251,15 +252,25 @@ class _TrialRun(Run):
                 return
 
     def flush(self) -> None:
-        """Send every buffered value now (blocking); records a stop request from the reply."""
-        while True:
-            with self._lock:
-                rows, self._buffer = self._buffer[: self.BATCH], self._buffer[self.BATCH :]
-            if not rows:
-                return
-            reply = self._client.request(("log", self.id, rows, True))
-            if reply and reply[0] == "ok" and reply[1]:
-                self._stop = reply[1]
+        """Send every buffered value now (blocking); records a stop request from the reply.
+
+        Flushes are serialised, so when this returns every value logged before the call has
+        reached the driver, including a batch another thread had already taken.
+        """
+        with self._flush_lock:
+            while True:
+                with self._lock:
+                    rows, self._buffer = self._buffer[: self.BATCH], self._buffer[self.BATCH :]
+                if not rows:
+                    return
+                try:
+                    reply = self._client.request(("log", self.id, rows, True))
+                except ConnectionError:
+                    with self._lock:  # keep them for the next try
+                        self._buffer[:0] = rows
+                    raise
+                if reply and reply[0] == "ok" and reply[1]:
+                    self._stop = reply[1]
 
     def close(self) -> None:
         """Final flush: every value logged reaches the driver before the trial reports its end."""

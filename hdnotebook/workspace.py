@@ -160,10 +160,16 @@ class Experiment:
         )
         store.update_run(parent_id, details={**_driver_identity(), "session_started": now})
         _store_config_blob(store, parent_id, config, warm)
-        driver = ExperimentDriver(
-            store, self.name, parent_id, config, backend=backend, n_jobs=n_jobs, channel_host=channel_host,
-            warm_start=warm,
-        )
+        try:
+            driver = ExperimentDriver(
+                store, self.name, parent_id, config, backend=backend, n_jobs=n_jobs, channel_host=channel_host,
+                warm_start=warm,
+            )
+        except BaseException as exc:  # e.g. GPUs asked for and none found: the run must not stay Running
+            store.update_run(parent_id, status=RunStatus.FAILED, ended=time.time(),
+                             details={"error": f"{type(exc).__name__}: {exc}"})
+            store.flush()
+            raise
         with _LIVE_LOCK:
             _LIVE[parent_id] = driver
         driver.start()

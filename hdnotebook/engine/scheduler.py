@@ -343,7 +343,7 @@ class ExperimentDriver:
         if isinstance(estimator, ScriptRunConfig):
             arguments = [*estimator.arguments]
             for name, value in params.items():
-                arguments += [f"--{name}", _argument(value)]
+                arguments += [f"--{name.lstrip('-')}", _argument(value)]  # "--lr" in the space stays "--lr"
         trial = _Trial(
             run_id=run_id, number=number, params=dict(params), arguments=arguments, gpus=gpus, rerun_of=rerun_of
         )
