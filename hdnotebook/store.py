@@ -407,7 +407,7 @@ class Store:
                 MetricRow.from_sql(r)
                 for r in conn.execute(
                     "SELECT m.id, m.run_id, m.name, m.step, m.value, m.text, m.time FROM metrics m "
-                    "JOIN runs r ON r.id = m.run_id WHERE r.parent_id=? AND m.id>? ORDER BY m.id",
+                    "CROSS JOIN runs r ON r.id = m.run_id WHERE r.parent_id=? AND m.id>? ORDER BY m.id",
                     (parent_id, metric0),
                 )
             ]
