@@ -186,11 +186,16 @@ def test_cancel_and_deadline_end_every_trial_process_within_5_seconds(tmp_path, 
     assert ("max_duration_minutes" in reason) if how == "deadline" else ("canceled by the user" in reason)
 
 
-def gpu_trial(x):
+def gpu_trial(x, barrier, wave):
+    """Waits (at most 20 s) until `wave` trials have started, so a full wave surely overlaps."""
     run = Run.get_context()
     run.log("devices", os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
+    open(os.path.join(barrier, f"{os.getpid()}-{time.time_ns()}"), "w").close()
+    deadline = time.time() + 20
+    while len(os.listdir(barrier)) < wave and time.time() < deadline:
+        time.sleep(0.02)
     run.log("start", time.time())
-    time.sleep(0.6)
+    time.sleep(0.3)
     run.log("end", time.time())
     return x
 
@@ -198,19 +203,19 @@ def gpu_trial(x):
 @pytest.mark.parametrize("per_trial,per_gpu", [(1, 1), (0.5, 2)])
 def test_gpu_slots_never_overbook_and_each_trial_sees_only_its_gpu(tmp_path, monkeypatch, per_trial, per_gpu):
     monkeypatch.setenv("HDNOTEBOOK_GPUS", "2")
-    from joblib import Parallel, delayed
-
-    workers = int(2 / per_trial)
-    Parallel(n_jobs=workers)(delayed(time.sleep)(0.5) for _ in range(workers))  # start the workers first
-    run = _finish(_submit(tmp_path, _config(gpu_trial, max_total_runs=8, gpus_per_trial=per_trial)))
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    wave = 2 * per_gpu  # what the two GPUs hold at once
+    space = {"x": uniform(0, 1), "barrier": choice(str(barrier)), "wave": choice(wave)}
+    run = _finish(_submit(tmp_path, _config(gpu_trial, space, max_total_runs=8, gpus_per_trial=per_trial)))
     spans = []
     for child in run.get_children():
         m = child.get_metrics()
-        assert m["devices"] in ("0", "1")
+        assert m["devices"] in ("0", "1"), child.get_details()
         spans.append((m["devices"], m["start"], m["end"]))
     sharing = [sum(1 for d, s, e in spans if d == device and s <= start < e) for device, start, _ in spans]
     assert max(sharing) == per_gpu  # never overbooked, and fractions do share a GPU
-    assert max(sum(1 for _, s, e in spans if s <= start < e) for _, start, _ in spans) >= 2
+    assert max(sum(1 for _, s, e in spans if s <= start < e) for _, start, _ in spans) == wave
 
 
 def test_gpu_request_beyond_the_machine_is_a_clear_error(tmp_path, monkeypatch):
