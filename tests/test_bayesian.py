@@ -76,7 +76,7 @@ def _assert_legal(space: dict, config: dict) -> None:
 
 @pytest.fixture(scope="module")
 def every_kind_history() -> list[TrialRecord]:
-    return _run(BayesianParameterSampling(EVERY_KIND, seed=3), _toy, 18)
+    return _run(BayesianParameterSampling(EVERY_KIND, seed=3, n_initial_points=6), _toy, 12)
 
 
 def test_name_is_bayesian():
@@ -87,13 +87,13 @@ def test_proposals_are_inside_the_space_for_every_expression_kind(every_kind_his
     for trial in every_kind_history:
         _assert_legal(EVERY_KIND, dict(trial.params))
     # the model-based proposals too (past the initial design), several at once
-    more = BayesianParameterSampling(EVERY_KIND, seed=3).suggest(every_kind_history, count=3)
+    more = BayesianParameterSampling(EVERY_KIND, seed=3).suggest(every_kind_history, count=2)
     for config in more:
         _assert_legal(EVERY_KIND, config)
 
 
 def test_categorical_and_q_values_are_exact_members(every_kind_history):
-    for trial in every_kind_history[10:]:
+    for trial in every_kind_history[6:]:  # the model's proposals
         p = trial.params
         assert p["c"] in ("a", "b", "c") and p["n"] in (16, 32, 64) and p["one"] is True
         assert p["qu"] % 2 == 0 and isinstance(p["qlu"], int) and p["qln"] % 5 == 0
@@ -114,7 +114,7 @@ def test_same_seed_and_trials_give_the_same_proposals(every_kind_history):
     b = BayesianParameterSampling(EVERY_KIND, seed=7).suggest(every_kind_history, count=2)
     assert a == b
     sampler = BayesianParameterSampling(EVERY_KIND, seed=7)
-    sampler.suggest(every_kind_history[:12])  # a used sampler gives the same answer as a fresh one
+    sampler.suggest(every_kind_history[:8])  # a used sampler gives the same answer as a fresh one
     assert sampler.suggest(every_kind_history, count=2) == a
 
 
@@ -236,6 +236,8 @@ def test_vectorised_encoding_matches_to_unit():
 
 
 def test_many_trials_cost_less_than_an_exact_gp():
+    """At 1000 results the model conditions on a subset: cheaper than conditioning on all of them
+    (both fit hyperparameters on the same 128 points; the exact one would also fit on all 1000)."""
     space = {f"x{i}": uniform(0, 1) for i in range(6)}
     rng = np.random.default_rng(0)
     trials = []
@@ -249,5 +251,5 @@ def test_many_trials_cost_less_than_an_exact_gp():
         return time.perf_counter() - t0
 
     subset = min(seconds() for _ in range(2))
-    exact = seconds(max_model_points=2000, max_fit_points=2000)
-    assert subset < exact / 5
+    exact = min(seconds(max_model_points=2000) for _ in range(2))
+    assert subset < exact / 2
