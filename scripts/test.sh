@@ -12,4 +12,15 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+# PyTorch, for the PyTorch notebook: only where a CPU build lies on this machine's disk (a PyPI
+# download would be a CUDA build of several GB); elsewhere that notebook's test is skipped.
+if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  for wheel in /opt/wheels/torch-*+cpu-*.whl; do
+    [ -f "$wheel" ] || continue
+    echo "[test] installing $(basename "$wheel") for the PyTorch notebook"
+    .venv/bin/python -m pip install -q "$wheel" || echo "[test] torch did not install; its notebook test will be skipped"
+    break
+  done
+fi
+
 exec .venv/bin/python -m pytest "$@"
