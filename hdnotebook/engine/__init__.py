@@ -1,5 +1,20 @@
-"""The engine: runs an experiment's trials through joblib and streams their metrics to the store."""
+"""The engine: runs an experiment's trials through joblib and streams their metrics to the store.
 
-from .scheduler import ExperimentDriver
+``ExperimentDriver`` is resolved on first use: a joblib worker imports only
+``hdnotebook.engine.trial``, which keeps worker processes small (a trial is a ``fork`` of its
+worker, and a fork costs in proportion to the worker's memory).
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["ExperimentDriver"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ExperimentDriver":
+        from .scheduler import ExperimentDriver
+
+        return ExperimentDriver
+    raise AttributeError(f"module 'hdnotebook.engine' has no attribute {name!r}")

@@ -422,6 +422,8 @@ class ExperimentDriver:
                 details["traceback"] = outcome.traceback
             if outcome.return_value is not None:
                 details["return_value"] = outcome.return_value
+                if status == RunStatus.COMPLETED and not outcome.primary_logged and isinstance(outcome.return_value, float):
+                    self._log_return_value(trial, outcome)
             if outcome.output is not None:
                 details["output"] = outcome.output
             if outcome.exit_code is not None:
@@ -435,6 +437,12 @@ class ExperimentDriver:
         self.slots.release(trial.gpus, self._slot_request)
         trial.finished.set()
         self._wake.set()
+
+    def _log_return_value(self, trial: _Trial, outcome: TrialOutcome) -> None:
+        """A function trial's numeric return value is its primary metric when it logged none."""
+        value = float(outcome.return_value)
+        self.store.add_metrics([(trial.run_id, self.primary, 0, *_storable(value, None), outcome.ended or time.time())])
+        trial.values.append(value)
 
     def _warn_missing_metric(self, trial: _Trial) -> None:
         self._warned_metric = True

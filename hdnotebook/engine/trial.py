@@ -17,6 +17,7 @@ a script gets SIGTERM at once and SIGKILL after the grace period. The result tra
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import select
@@ -86,6 +87,7 @@ class TrialOutcome:
     primary_logged: bool = False
     pid: int | None = None
     host: str = ""
+    imported: list[str] = field(default_factory=list)
     started: float = 0.0
     ended: float = 0.0
 
@@ -156,9 +158,8 @@ def _call_function(spec: TrialSpec, process_wide: bool) -> TrialOutcome:
         assert spec.function is not None
         value = spec.function(**spec.params)
         if _is_number(value):
+            # the driver logs it as the primary metric when the trial did not log that itself
             outcome.return_value = float(value)
-            if not run.primary_logged:
-                run.log(spec.primary_metric, float(value))
         elif value is not None:
             outcome.return_value = repr(value)[:1000]
     except TrialStopped as stop:
@@ -191,8 +192,26 @@ def _run_inline(spec: TrialSpec, process_wide: bool) -> TrialOutcome:
     return _call_function(spec, process_wide)
 
 
+#: Heavy, fork-safe packages a worker imports itself once a trial has used them, so that later
+#: trials (forks of the worker) start with them loaded instead of importing them again each time.
+WARM_PACKAGES = frozenset({"numpy", "scipy", "sklearn", "pandas", "torch", "xgboost", "lightgbm"})
+
+
+def _warm_worker(modules: list[str]) -> None:
+    """Import in this worker the public modules of :data:`WARM_PACKAGES` that a trial imported."""
+    for name in modules:
+        parts = name.split(".")
+        if parts[0] not in WARM_PACKAGES or any(p.startswith("_") for p in parts) or name in sys.modules:
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception:  # a module that only imports in some states: the trial imports it itself
+            continue
+
+
 def _run_forked(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
     read_fd, write_fd = os.pipe()
+    modules_before = set(sys.modules)
     pid = os.fork()
     if pid == 0:  # the trial process
         os.close(read_fd)
@@ -203,6 +222,7 @@ def _run_forked(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
             if spec.gpus is not None:
                 os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpus)
             outcome = _call_function(spec, process_wide=True)
+            outcome.imported = sorted(set(sys.modules) - modules_before)
             try:
                 data = pickle.dumps(outcome)
             except Exception:
@@ -233,6 +253,8 @@ def _run_forked(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
             outcome: TrialOutcome = pickle.loads(b"".join(chunks))
             if stop and outcome.status == RunStatus.FAILED:
                 outcome.status, outcome.stop_reason = RunStatus.CANCELED, stop
+            imported, outcome.imported = outcome.imported, []
+            _warm_worker(imported)
             return outcome
         except Exception:
             pass
