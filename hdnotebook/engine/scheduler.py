@@ -90,6 +90,7 @@ class ExperimentDriver:
         self._lock = threading.RLock()
         self._trials: dict[str, _Trial] = {}
         self._order: list[_Trial] = []
+        self._finished_records: dict[str, TrialRecord] = {}
         self._histories: dict[str, list[float]] = {}
         self._outcomes: queue.Queue[tuple[_Trial, TrialOutcome]] = queue.Queue()
         self._cancel_reason: str | None = None
@@ -320,9 +321,21 @@ class ExperimentDriver:
             return sum(1 for t in self._order if t.status not in TERMINAL_STATUSES)
 
     def _records(self) -> list[TrialRecord]:
-        """What the sampler is given: warm-start records first, then this experiment's trials."""
+        """What the sampler is given: warm-start records first, then this experiment's trials.
+
+        A finished trial's record never changes, so it is built once (1000 trials would otherwise
+        cost half a million records over an experiment).
+        """
         with self._lock:
-            return [*self._warm, *(_record(t, self.goal) for t in self._order)]
+            records = []
+            for t in self._order:
+                record = self._finished_records.get(t.run_id)
+                if record is None:
+                    record = _record(t, self.goal)
+                    if t.status in TERMINAL_STATUSES:
+                        self._finished_records[t.run_id] = record
+                records.append(record)
+            return [*self._warm, *records]
 
     def _next_params(self) -> dict[str, Any] | None:
         if self._resume:
