@@ -356,3 +356,18 @@ def test_runs_left_running_by_a_dead_kernel_are_marked_interrupted_when_reopened
     children = run.get_children()
     assert children and all(c.get_status() == "Failed" for c in children)
     assert sum(len(v) for v in run.primary_values().values()) >= int(seen)  # what was stored is kept
+
+
+def test_interrupting_the_waiting_cell_stops_the_waiting_not_the_experiment(tmp_path, capsys):
+    import _thread
+    import threading
+
+    run = _submit(tmp_path, _config(sleepy_trial, max_total_runs=4, max_concurrent_runs=2))
+    threading.Timer(0.5, _thread.interrupt_main).start()  # what the notebook's stop button does
+    started = time.time()
+    run.wait_for_completion()
+    assert time.time() - started < 5
+    assert "goes on in the background" in capsys.readouterr().err
+    assert run.get_status() == "Running"
+    run.wait_for_completion()
+    assert [c.get_status() for c in run.get_children()] == ["Completed"] * 4
