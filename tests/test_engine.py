@@ -371,3 +371,27 @@ def test_interrupting_the_waiting_cell_stops_the_waiting_not_the_experiment(tmp_
     assert run.get_status() == "Running"
     run.wait_for_completion()
     assert [c.get_status() for c in run.get_children()] == ["Completed"] * 4
+
+
+def logs_then_waits(x):
+    run = Run.get_context()
+    run.log("logged_at", time.time())
+    run.log("score", x)
+    time.sleep(3)
+
+
+def test_a_logged_value_reaches_the_store_and_the_parent_run_within_a_second(tmp_path):
+    run = _submit(tmp_path, _config(logs_then_waits, max_total_runs=1))
+    seen_at = None
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        children = run.get_children()
+        if children and children[0].get_metrics().get("logged_at"):
+            seen_at = time.time()
+            break
+        time.sleep(0.02)
+    assert seen_at is not None
+    assert seen_at - run.get_children()[0].get_metrics()["logged_at"] < 1.0
+    assert run.get_status() == "Running"  # seen while the trial still runs
+    run.cancel()
+    run.wait_for_completion()
