@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from concurrent.futures import Executor, Future
 from functools import partial
 from types import SimpleNamespace
 from typing import Any
@@ -84,7 +85,34 @@ class Dispatcher:
         )
         return result[0]
 
+    def submit(self, spec: TrialSpec, pool: Executor) -> Future[TrialOutcome]:
+        """Start one trial; the future gives its outcome, or raises when the worker is lost.
+
+        loky trials go straight to the worker pool (no thread waits on them); other backends run
+        :meth:`run` on a thread of ``pool``.
+        """
+        if self.backend != "loky":
+            return pool.submit(self.run, spec)
+        backend = self._loky_backend()
+        try:
+            future: Future[TrialOutcome] = backend.submit(partial(execute_trial, spec))
+        except BaseException as exc:  # a pool that broke while idle
+            self._forget(backend)
+            failed: Future[TrialOutcome] = Future()
+            failed.set_exception(exc)
+            return failed
+        future.add_done_callback(lambda f: f.exception() is not None and self._forget(backend))
+        return future
+
     def _run_loky(self, spec: TrialSpec) -> TrialOutcome:
+        backend = self._loky_backend()
+        try:
+            return backend.submit(partial(execute_trial, spec)).result()
+        except BaseException:
+            self._forget(backend)
+            raise
+
+    def _loky_backend(self) -> LokyBackend:
         """loky without a ``Parallel`` call per trial: joblib's own executor, submitted to directly.
 
         The executor is the one ``Parallel(n_jobs, backend="loky")`` would use (same arguments), so
@@ -97,11 +125,10 @@ class Dispatcher:
                 backend = LokyBackend(nesting_level=0)
                 backend.configure(n_jobs=max(2, getattr(self, "_jobs", 2)), parallel=SimpleNamespace(_id=uuid.uuid4().hex))
                 self._loky = backend
-            backend = self._loky
-        try:
-            return backend.submit(partial(execute_trial, spec)).result()
-        except BaseException:
-            with self._loky_lock:
-                if self._loky is backend:
-                    self._loky = None  # a broken pool: the next trial gets a fresh one
-            raise
+            return self._loky
+
+    def _forget(self, backend: LokyBackend) -> None:
+        """A broken pool: the next trial gets a fresh one."""
+        with self._loky_lock:
+            if self._loky is backend:
+                self._loky = None

@@ -391,7 +391,7 @@ class ExperimentDriver:
             spec.arguments = trial.arguments
         else:
             spec.function = estimator
-        future = self._pool.submit(self.dispatcher.run, spec)
+        future = self.dispatcher.submit(spec, self._pool)
         future.add_done_callback(lambda f, t=trial: self._deliver(t, _outcome_of(f, t)))
 
     def _deliver(self, trial: _Trial, outcome: TrialOutcome) -> None:
