@@ -135,6 +135,11 @@ def fit_hyper(
     return Hyper(np.exp(best_theta[:d]), math.exp(best_theta[d]), math.exp(best_theta[d + 1]))
 
 
+def theta_of(hyper: Hyper) -> np.ndarray:
+    """The log hyperparameter vector of ``hyper`` (a start for :func:`fit_hyper`)."""
+    return np.concatenate([np.log(hyper.lengthscales), [math.log(hyper.signal), math.log(hyper.noise)]])
+
+
 def default_starts(d: int) -> list[np.ndarray]:
     """Two starting points: short lengthscales (a wiggly model) and long ones (a smooth model)."""
     return [
