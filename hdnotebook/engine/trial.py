@@ -101,16 +101,12 @@ def execute_trial(spec: TrialSpec) -> TrialOutcome:
     stop = _poll(client, spec.run_id, info)
     if stop:
         return TrialOutcome(spec.run_id, RunStatus.CANCELED, stop_reason=stop, started=started, ended=time.time())
-    try:
-        if spec.script_path is not None:
-            outcome = _run_script(spec, client)
-        elif hasattr(os, "fork") and threading.active_count() == 1:
-            outcome = _run_forked(spec, client)
-        else:
-            outcome = _run_inline(spec, process_wide=False)
-    finally:
-        if spec.script_path is None and not hasattr(os, "fork"):
-            client.close()
+    if spec.script_path is not None:
+        outcome = _run_script(spec, client)
+    elif hasattr(os, "fork") and threading.active_count() == 1:
+        outcome = _run_forked(spec, client)
+    else:
+        outcome = _run_inline(spec, process_wide=False)
     outcome.started = outcome.started or started
     outcome.ended = outcome.ended or time.time()
     outcome.host = socket.gethostname()
@@ -312,7 +308,7 @@ def _supervise(
             if not sent_term and (not cooperative or waited >= spec.grace_seconds):
                 signal_child(signal.SIGTERM)
                 sent_term = True
-            elif sent_term and not sent_kill and waited >= spec.grace_seconds + (0 if cooperative else 0) + 1.0:
+            elif sent_term and not sent_kill and waited >= spec.grace_seconds + 1.0:
                 signal_child(signal.SIGKILL)
                 sent_kill = True
     status = reap()
