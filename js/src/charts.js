@@ -32,7 +32,9 @@ function lineStyle(row, i, state, selected) {
   return { key: "normal", color: PALETTE[i % PALETTE.length], width: 1.5, opacity: 0.85, merged: "#1f77b4" };
 }
 
-const Z = { stopped: 0, failed: 1, normal: 2, best: 3, selected: 4 };
+const Z = { dimmed: -1, stopped: 0, failed: 1, normal: 2, best: 3, selected: 4 };
+// a parallel-coordinates line outside the brushes
+const DIMMED = { key: "dimmed", color: "#cccccc", width: 1, opacity: 0.5, merged: "#cccccc" };
 
 // Lines (one per run) -> traces: one per run, or merged by style when there are many runs.
 function linesToTraces(lines, hovertemplate) {
@@ -99,7 +101,7 @@ function makeAxis(spec, values) {
     const labels = spec.values && spec.values.length ? spec.values.map(String) : [...new Set(values.map(String))];
     const k = labels.length;
     const pos = (v) => { const i = labels.indexOf(String(v)); return i < 0 ? null : (k === 1 ? 0.5 : i / (k - 1)); };
-    return { title: spec.name, pos, ticks: labels.map((t, i) => ({ pos: k === 1 ? 0.5 : i / (k - 1), text: t })) };
+    return { title: spec.name, pos, labels, ticks: labels.map((t, i) => ({ pos: k === 1 ? 0.5 : i / (k - 1), text: t })) };
   }
   const log = !!spec.log;
   const tx = (v) => (typeof v !== "number" || !isFinite(v) || (log && v <= 0) ? null : log ? Math.log10(v) : v);
@@ -117,7 +119,8 @@ function makeAxis(spec, values) {
   } else {
     ticks = niceTicks(lo, hi).map((v) => ({ pos: (v - lo) / (hi - lo), text: fmt(v) }));
   }
-  return { title: log ? `${spec.name} (log)` : spec.name, pos, ticks, lo, hi };
+  const fromPos = (p) => { const x = lo + p * (hi - lo); return log ? Math.pow(10, x) : x; };
+  return { title: log ? `${spec.name} (log)` : spec.name, pos, fromPos, ticks, lo, hi };
 }
 
 function colorAt(t) {
@@ -125,12 +128,60 @@ function colorAt(t) {
   return VIRIDIS[Math.round(t * (VIRIDIS.length - 1))];
 }
 
-export function parallelCoordinates(state, selected, height) {
+// The axes of the parallel coordinates, left to right: one per hyperparameter, then the primary
+// metric. Each has a `key` (what brushes are stored under) and `value(row)`.
+export function pcAxes(state) {
+  const meta = state.meta || { axes: [], primary: "" };
+  const rows = state.order.map((id) => state.runs[id]);
+  const axes = meta.axes.map((spec) => ({
+    ...makeAxis(spec, rows.map((r) => r.params[spec.name])), key: `p:${spec.name}`, value: (r) => r.params[spec.name],
+  }));
+  axes.push({ ...makeAxis({ name: meta.primary }, rows.map((r) => r.best)), key: `m:${meta.primary}`, value: (r) => r.best });
+  return axes;
+}
+
+// ---- brushes: kept in data units ({lo, hi} values, or {cats} labels), so they survive redraws
+// that rescale the axes. Positions are the axis' [0, 1].
+
+// The brush covering positions p0 <= p1 of an axis, or null when it covers nothing.
+export function brushFromPos(axis, p0, p1) {
+  if (axis.labels) {
+    const cats = axis.labels.filter((c) => { const p = axis.pos(c); return p >= p0 && p <= p1; });
+    return cats.length ? { cats } : null;
+  }
+  return { lo: axis.fromPos(p0), hi: axis.fromPos(p1) };
+}
+
+// [p0, p1] of a brush on an axis, unclamped (null if none of its categories is on the axis)
+function brushPos(axis, b) {
+  if (axis.labels) {
+    const ps = b.cats.map((c) => axis.pos(c)).filter((p) => p !== null);
+    if (!ps.length) return null;
+    const half = axis.labels.length > 1 ? 0.25 / (axis.labels.length - 1) : 0.1;
+    return [Math.min(...ps) - half, Math.max(...ps) + half];
+  }
+  return [axis.pos(b.lo), axis.pos(b.hi)];
+}
+
+function inBrush(axis, b, v) {
+  if (axis.labels) return b.cats.includes(String(v));
+  const p = axis.pos(v);
+  const [p0, p1] = brushPos(axis, b);
+  return p !== null && p >= p0 - 1e-9 && p <= p1 + 1e-9; // in axis units, so log axes round-trip
+}
+
+// The ids of the runs inside every brush (AND), or null when no axis is brushed.
+export function brushedRuns(state, brushes, axes = pcAxes(state)) {
+  const active = axes.filter((a) => brushes[a.key]);
+  if (!active.length) return null;
+  return new Set(state.order.filter((id) => active.every((a) => inBrush(a, brushes[a.key], a.value(state.runs[id])))));
+}
+
+export function parallelCoordinates(state, selected, height, brushes = {}) {
   const meta = state.meta || { axes: [], primary: "" };
   const ids = state.order;
-  const axes = meta.axes.map((spec) => makeAxis(spec, ids.map((id) => state.runs[id].params[spec.name])));
-  const metricAxis = makeAxis({ name: meta.primary }, ids.map((id) => state.runs[id].best));
-  axes.push(metricAxis);
+  const axes = pcAxes(state);
+  const inside = brushedRuns(state, brushes, axes);
   const n = axes.length;
   const best = ids.map((id) => state.runs[id].best).filter((v) => v !== null && v !== undefined);
   const mlo = best.length ? Math.min(...best) : 0;
@@ -139,13 +190,13 @@ export function parallelCoordinates(state, selected, height) {
   const lines = [];
   ids.forEach((id) => {
     const row = state.runs[id];
-    const y = axes.slice(0, -1).map((a, k) => a.pos(row.params[meta.axes[k].name]));
-    y.push(metricAxis.pos(row.best));
+    const y = axes.map((a) => a.pos(a.value(row)));
     let t = row.best === null || row.best === undefined ? null : mhi > mlo ? (row.best - mlo) / (mhi - mlo) : 1;
     if (t !== null && reverse) t = 1 - t;
     const bin = t === null ? "none" : String(Math.round(t * (VIRIDIS.length - 1)));
     let style = { key: "normal", color: t === null ? "#bbbbbb" : colorAt(t), width: 1.5, opacity: t === null ? 0.5 : 0.8 };
     if (id === (state.header || {}).best_run) style = { key: "best", color: BEST, width: 3.5, opacity: 1 };
+    if (inside && !inside.has(id)) style = DIMMED;
     if (id === selected) style = { key: "selected", color: SELECTED, width: 4, opacity: 1 };
     if (style.key === "normal") style.merged = style.color;
     lines.push({ id, x: y.map((_, k) => k), y, text: hoverText(row, state), style, bin });
@@ -154,16 +205,18 @@ export function parallelCoordinates(state, selected, height) {
   if (lines.length <= MAX_TRACES) {
     data = linesToTraces(lines, "%{text}<extra></extra>");
   } else {
-    // merge per colour bin so the colour still tells the metric
-    const normal = lines.filter((l) => l.style.key === "normal");
-    const others = lines.filter((l) => l.style.key !== "normal");
-    const byBin = new Map();
-    for (const l of normal) { if (!byBin.has(l.bin)) byBin.set(l.bin, []); byBin.get(l.bin).push(l); }
-    data = [];
-    for (const group of byBin.values()) {
-      const t = linesToTracesMerged(group, "%{text}<extra></extra>");
-      data.push(t);
+    // merge per colour bin so the colour still tells the metric; the dimmed lines into one trace
+    const groups = new Map();
+    const others = [];
+    for (const l of lines) {
+      const g = l.style.key === "normal" ? `bin-${l.bin}` : l.style.key === "dimmed" ? "dimmed" : null;
+      if (g === null) { others.push(l); continue; }
+      if (!groups.has(g)) groups.set(g, []);
+      groups.get(g).push(l);
     }
+    data = [];
+    if (groups.has("dimmed")) data.push(linesToTracesMerged("dimmed", groups.get("dimmed"), "%{text}<extra></extra>"));
+    for (const [g, group] of groups) if (g !== "dimmed") data.push(linesToTracesMerged(g, group, "%{text}<extra></extra>"));
     data.push(...linesToTraces(others, "%{text}<extra></extra>"));
   }
   // the colour bar, on an invisible marker trace
@@ -177,6 +230,12 @@ export function parallelCoordinates(state, selected, height) {
   layout.xaxis = { range: [-0.4, n - 0.6], showgrid: false, zeroline: false, showticklabels: false, fixedrange: true };
   layout.yaxis = { range: [-0.05, 1.05], showgrid: false, zeroline: false, showticklabels: false, fixedrange: true };
   layout.shapes = axes.map((_, k) => ({ type: "line", x0: k, x1: k, y0: 0, y1: 1, line: { color: "#666", width: 1 }, layer: "below" }));
+  axes.forEach((a, k) => { // a brush: a band 14 px wide on its axis
+    const p = brushes[a.key] && brushPos(a, brushes[a.key]);
+    if (!p) return;
+    layout.shapes.push({ type: "rect", xsizemode: "pixel", xanchor: k, x0: -7, x1: 7, y0: Math.max(0, p[0]), y1: Math.min(1, p[1]),
+      fillcolor: "rgba(31,119,180,0.15)", line: { color: "#1f77b4", width: 1 }, layer: "above", name: `brush-${a.key}` });
+  });
   layout.annotations = [];
   axes.forEach((a, k) => {
     layout.annotations.push({ x: k, y: 1.02, yanchor: "bottom", text: `<b>${a.title}</b>`, showarrow: false, font: { size: 11 } });
@@ -184,13 +243,14 @@ export function parallelCoordinates(state, selected, height) {
       layout.annotations.push({ x: k, y: t.pos, xanchor: "right", xshift: -3, text: t.text, showarrow: false, font: { size: 9, color: "#555" } });
     }
   });
-  return { data, layout };
+  return { data, layout, axes, inside };
 }
 
-function linesToTracesMerged(lines, hovertemplate) {
-  const l0 = lines[0];
-  const g = { type: "scatter", mode: "lines", x: [], y: [], text: [], customdata: [], meta: `bin-${l0.bin}`, name: `bin-${l0.bin}`,
-    hovertemplate, line: { color: l0.style.color, width: 1.2 }, opacity: 0.6 };
+function linesToTracesMerged(name, lines, hovertemplate) {
+  const s = lines[0].style;
+  const dimmed = s.key === "dimmed";
+  const g = { type: "scatter", mode: "lines", x: [], y: [], text: [], customdata: [], meta: name, name,
+    hovertemplate, line: { color: s.color, width: dimmed ? s.width : 1.2 }, opacity: dimmed ? s.opacity : 0.6 };
   for (const l of lines) {
     for (let k = 0; k < l.x.length; k++) { g.x.push(l.x[k]); g.y.push(l.y[k]); g.text.push(l.text); g.customdata.push(l.id); }
     g.x.push(null); g.y.push(null); g.text.push(""); g.customdata.push(null);

@@ -3,7 +3,7 @@
 import { CSS } from "./style.js";
 import { STATUS_COLORS, TERMINAL, applyMessage, createState, fmt, fmtSeconds, metricNames, nowServer, shortId } from "./state.js";
 import { renderTable } from "./table.js";
-import { learningCurves, metricOverTime, parallelCoordinates } from "./charts.js";
+import { brushFromPos, learningCurves, metricOverTime, parallelCoordinates } from "./charts.js";
 
 // plotly is bundled in, but evaluated only when the first chart is drawn: anywidget gives a module
 // 2 s to load, and evaluating plotly takes about that long in a slow browser
@@ -41,6 +41,8 @@ function skeleton(el) {
     <div class="hd-table-wrap"><table class="hd-table"></table></div>
     <div class="hd-charts">
       <div class="hd-chart hd-curves"></div>
+      <div class="hd-brush-bar"><span class="hd-brush-note"></span>
+        <label hidden><input type="checkbox" class="hd-brush-only"> table: selected runs only</label></div>
       <div class="hd-chart hd-parcoords"></div>
       <div class="hd-chart hd-time"></div>
     </div>`;
@@ -49,6 +51,7 @@ function skeleton(el) {
     title: q(".hd-title"), bar: q(".hd-bar"), progress: q(".hd-progress-text"), stats: q(".hd-stats"), warning: q(".hd-warning"),
     filter: q(".hd-filter"), metric: q(".hd-metric"), cancelRun: q(".hd-cancel-run"), cancelExp: q(".hd-cancel-exp"),
     shown: q(".hd-shown"), table: q(".hd-table"), curves: q(".hd-curves"), parcoords: q(".hd-parcoords"), time: q(".hd-time"),
+    brushNote: q(".hd-brush-note"), brushOnly: q(".hd-brush-only"),
   };
 }
 
@@ -86,7 +89,10 @@ function drawHeader(ui, state) {
 
 function render({ model, el }) {
   const state = createState();
-  const view = { sortKey: "number", sortDir: 1, statusFilter: "", selected: null, metric: null };
+  // brushes: {axis key: {lo, hi} | {cats}} in data units; brushed: the ids inside them all, or null
+  const view = { sortKey: "number", sortDir: 1, statusFilter: "", selected: null, metric: null,
+    brushes: {}, brushed: null, brushOnly: false };
+  let pc = null; // the parallel-coordinates figure last drawn (its axes map pointer positions to brushes)
   const ui = skeleton(el);
   let lastDraw = 0;
   let timer = null;
@@ -120,12 +126,12 @@ function render({ model, el }) {
       loadPlotly().then((P) => { Plotly = P; timer = null; draw(); });
       return;
     }
+    const height = model.get("height") || 300;
+    drawParcoords(); // first: it finds the brushed runs the table may show
     const shown = renderTable(ui.table, state, view);
     ui.shown.textContent = `${shown} of ${state.order.length} runs shown`;
-    const height = model.get("height") || 300;
     const figs = [
       [ui.curves, learningCurves(state, view.metric, view.selected, height)],
-      [ui.parcoords, parallelCoordinates(state, view.selected, height)],
       [ui.time, metricOverTime(state, view.selected, Math.round(height * 0.8))],
     ];
     for (const [div, fig] of figs) Plotly.react(div, fig.data, fig.layout, PLOT_CONFIG);
@@ -135,6 +141,18 @@ function render({ model, el }) {
     el.dataset.runs = String(state.order.length);
     el.dataset.status = state.header ? state.header.status : "";
     el.dataset.drawMs = String(Math.round(performance.now() - t0));
+  }
+
+  function drawParcoords() {
+    pc = parallelCoordinates(state, view.selected, model.get("height") || 300, view.brushes);
+    Plotly.react(ui.parcoords, pc.data, pc.layout, PLOT_CONFIG);
+    view.brushed = pc.inside;
+    const total = state.order.length;
+    ui.brushNote.textContent = pc.inside
+      ? `${pc.inside.size} of ${total} runs selected \u00b7 click an axis to clear its brush`
+      : "drag vertically on an axis to select runs";
+    ui.brushOnly.parentElement.hidden = !pc.inside;
+    ui.parcoords.dataset.brushed = pc.inside ? String(pc.inside.size) : "";
   }
 
   function schedule() {
@@ -184,11 +202,67 @@ function render({ model, el }) {
         div.__hdBound = true;
         div.on("plotly_click", (ev) => {
           const id = ev && ev.points && ev.points[0] && ev.points[0].customdata;
+          if (brushDrag && (brushDrag.clears || brushDrag.moved)) return; // it drew or cleared a brush
           if (typeof id === "string" && id in state.runs) select(id);
         });
       }
     }
   }
+
+  // brushing: drag vertically on a parallel-coordinates axis to select a range on it; a click on
+  // the axis (no drag) clears it. Plotly still gets the events: its drags do nothing here (fixed
+  // ranges) and a click on a line still selects the run, unless the click clears a brush.
+  let brushDrag = null;
+  function pcHit(ev) { // the axis (index, or -1) near the pointer and the position [0, 1] on it
+    const size = ui.parcoords._fullLayout && ui.parcoords._fullLayout._size;
+    if (!pc || !size) return null;
+    const box = ui.parcoords.getBoundingClientRect();
+    const [x0, x1] = pc.layout.xaxis.range;
+    const [y0, y1] = pc.layout.yaxis.range;
+    const px = ev.clientX - box.left - size.l;
+    const py = ev.clientY - box.top - size.t;
+    const y = y0 + (1 - py / size.h) * (y1 - y0);
+    const k = Math.round(x0 + (px / size.w) * (x1 - x0));
+    const near = k >= 0 && k < pc.axes.length && Math.abs(px - ((k - x0) / (x1 - x0)) * size.w) <= 10 && py >= -10 && py <= size.h + 10;
+    return { k: near ? k : -1, y: Math.min(1, Math.max(0, y)) };
+  }
+  let brushFrame = 0;
+  function brushMove(ev) {
+    if (!brushDrag.moved && Math.abs(ev.clientY - brushDrag.clientY) < 3) return;
+    brushDrag.moved = true;
+    const axis = pc.axes.find((a) => a.key === brushDrag.key);
+    const hit = pcHit(ev);
+    if (!axis || !hit) return;
+    const b = brushFromPos(axis, Math.min(brushDrag.y, hit.y), Math.max(brushDrag.y, hit.y));
+    if (b) view.brushes[brushDrag.key] = b; else delete view.brushes[brushDrag.key];
+    if (!brushFrame) brushFrame = requestAnimationFrame(() => { brushFrame = 0; if (alive) drawParcoords(); });
+  }
+  function brushEnd() {
+    window.removeEventListener("mousemove", brushMove, true);
+    window.removeEventListener("mouseup", brushEnd, true);
+    if (!brushDrag.moved) delete view.brushes[brushDrag.key];
+    // after plotly's own mouseup, which emits the click the handler below checks against brushDrag
+    const done = brushDrag;
+    setTimeout(() => { // then the table and the note follow
+      if (brushDrag === done) brushDrag = null;
+      if (done.moved || done.clears) draw();
+    });
+  }
+  ui.parcoords.addEventListener("mousedown", (ev) => {
+    const hit = ev.button === 0 && pcHit(ev);
+    if (!hit || hit.k < 0) return;
+    ev.preventDefault(); // no text selection
+    const key = pc.axes[hit.k].key;
+    brushDrag = { key, y: hit.y, clientY: ev.clientY, moved: false, clears: key in view.brushes };
+    window.addEventListener("mousemove", brushMove, true);
+    window.addEventListener("mouseup", brushEnd, true);
+  }, true);
+  ui.parcoords.addEventListener("mousemove", (ev) => { // an up-down cursor over an axis
+    const drag = ui.parcoords.querySelector(".nsewdrag");
+    const hit = !brushDrag && pcHit(ev);
+    if (drag && !brushDrag) drag.style.cursor = hit && hit.k >= 0 ? "ns-resize" : "";
+  });
+  ui.brushOnly.addEventListener("change", () => { view.brushOnly = ui.brushOnly.checked; draw(); });
 
   // the elapsed time ticks while the experiment runs
   const ticker = setInterval(() => {
@@ -202,6 +276,7 @@ function render({ model, el }) {
     model.off("msg:custom", onMessage);
     clearInterval(ticker);
     if (timer !== null) clearTimeout(timer);
+    if (brushFrame) cancelAnimationFrame(brushFrame);
     if (Plotly) for (const div of [ui.curves, ui.parcoords, ui.time]) Plotly.purge(div);
   };
 }

@@ -23,4 +23,5 @@ export const CSS = `
 .hdnotebook-rundetails table.hd-table tr.hd-selected td { background: #dbe9ff; color: #000; }
 .hdnotebook-rundetails .hd-charts { display: grid; grid-template-columns: 1fr; gap: 4px; margin-top: 6px; }
 .hdnotebook-rundetails .hd-chart { min-height: 120px; }
+.hdnotebook-rundetails .hd-brush-bar { display: flex; gap: 12px; color: var(--jp-ui-font-color2, #555); font-size: 11px; margin-bottom: -4px; }
 `;

@@ -31,12 +31,13 @@ function compare(a, b) {
   return String(a).localeCompare(String(b), undefined, { numeric: true });
 }
 
-// view = { sortKey, sortDir (1|-1), statusFilter ("" = all), selected }
+// view = { sortKey, sortDir (1|-1), statusFilter ("" = all), selected, brushOnly, brushed (Set of ids | null) }
 export function visibleRows(state, view) {
   const cols = columns(state);
   const col = cols.find((c) => c.key === view.sortKey) || cols[0];
   let rows = state.order.map((id) => state.runs[id]);
   if (view.statusFilter) rows = rows.filter((r) => r.status === view.statusFilter);
+  if (view.brushOnly && view.brushed) rows = rows.filter((r) => view.brushed.has(r.id));
   rows.sort((x, y) => {
     const c = compare(col.value(x), col.value(y));
     return c === 0 ? x.number - y.number : view.sortDir * c;
