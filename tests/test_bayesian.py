@@ -124,6 +124,14 @@ def test_another_seed_gives_other_proposals():
     assert a != b
 
 
+def test_the_initial_design_is_a_latin_hypercube():
+    space = {f"x{i}": uniform(0, 1) for i in range(3)}
+    trials = _run(BayesianParameterSampling(space, seed=4, n_initial_points=8), lambda c: c["x0"], 8)
+    for name in space:  # each eighth of each axis holds exactly one point
+        cells = sorted(int(t.params[name] * 8) for t in trials)
+        assert cells == list(range(8))
+
+
 def _pending_history() -> list[TrialRecord]:
     finished = _run(BayesianParameterSampling(BRANIN, seed=0), _branin, 15, goal="minimize")
     return finished
