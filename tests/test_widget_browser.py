@@ -16,19 +16,15 @@ import pytest
 
 from browser.jupyter import (
     JupyterServer,
+    browser_test_marks,
     chromium,
-    chromium_missing,
     open_notebook,
     run_all_cells,
     screenshot,
     write_notebook,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-_missing = chromium_missing()
-if _missing:
-    pytestmark.append(pytest.mark.skip(reason=_missing))
+pytestmark = browser_test_marks()
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = 6

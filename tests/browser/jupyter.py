@@ -63,6 +63,18 @@ def chromium_missing() -> str | None:
     return None
 
 
+def browser_test_marks() -> list:
+    """``pytestmark`` for a module of browser tests: marked, and skipped with the reason when
+    Chromium or Playwright is missing."""
+    import pytest
+
+    marks = [pytest.mark.browser, pytest.mark.slow]
+    missing = chromium_missing()
+    if missing:
+        marks.append(pytest.mark.skip(reason=missing))
+    return marks
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
