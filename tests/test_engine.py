@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -162,6 +163,20 @@ def stubborn_trial(x):
     run.log("pid", os.getpid())
     while True:  # never logs again and never ends by itself
         time.sleep(0.05)
+
+
+def test_a_trial_function_that_does_not_pickle_fails_the_experiment_with_what_to_do(tmp_path):
+    lock = threading.Lock()
+
+    def locked(x):
+        with lock:
+            return x
+
+    run = _finish(_submit(tmp_path, _config(locked)))
+    assert run.get_status() == "Failed"
+    error = run.get_details()["properties"]["error"]
+    assert "could not run a trial" in error and "must pickle" in error
+    assert "backend='threading'" in error
 
 
 @pytest.mark.parametrize("how", ["cancel", "deadline"])

@@ -1,8 +1,8 @@
 """The engine: runs an experiment's trials through joblib and streams their metrics to the store.
 
 ``ExperimentDriver`` is resolved on first use: a joblib worker imports only
-``hdnotebook.engine.trial``, which keeps worker processes small (a trial is a ``fork`` of its
-worker, and a fork costs in proportion to the worker's memory).
+``hdnotebook.engine.lane`` and ``hdnotebook.engine.trial``, which keeps worker processes small
+(function trials run in a ``fork`` of the worker, and a fork costs in proportion to its memory).
 """
 
 from __future__ import annotations

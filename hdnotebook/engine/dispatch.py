@@ -1,9 +1,9 @@
-"""joblib dispatch: each trial is one task on the joblib backend active where submit was called.
+"""joblib dispatch: each lane is one task on the joblib backend active where submit was called.
 
 The backend is captured by name when the experiment is submitted (joblib's ``parallel_config`` is
-thread-local, and the driver runs in its own threads), then every trial is its own
-``Parallel(...)([task])`` call, so a failed call touches only its own trial. For ``dask`` the
-client (and ``client.submit`` keywords such as ``resources``) is captured too: see
+thread-local, and the driver runs in its own threads), then every lane (see
+:mod:`hdnotebook.engine.lane`) is its own task, so a failed task touches only its own lane. For
+``dask`` the client (and ``client.submit`` keywords such as ``resources``) is captured too: see
 :mod:`hdnotebook.engine.dask`.
 """
 
@@ -21,7 +21,7 @@ from joblib._parallel_backends import LokyBackend
 from joblib.parallel import BACKENDS, EXTERNAL_BACKENDS, get_active_backend
 
 from .dask import DaskTarget, capture
-from .trial import TrialOutcome, TrialSpec, execute_trial
+from .lane import LaneSpec, run_lane
 
 __all__ = ["Dispatcher", "active_backend_name"]
 
@@ -36,7 +36,7 @@ def active_backend_name() -> tuple[str, int | None]:
 
 
 class Dispatcher:
-    """Runs trials through joblib with a fixed backend.
+    """Runs lanes of trials through joblib with a fixed backend.
 
     Args:
         backend: a joblib backend name (``"loky"``, ``"dask"``, ...); ``None``: the one active now.
@@ -71,54 +71,51 @@ class Dispatcher:
             return max(1, effective_n_jobs(self.n_jobs))
 
     def configure(self, concurrency: int) -> None:
-        """Size the worker pool to the experiment's concurrency."""
+        """Size the worker pool to the experiment's concurrency (one lane per worker)."""
         self._jobs = concurrency
 
-    def run(self, spec: TrialSpec) -> TrialOutcome:
-        """Run one trial to its end (blocking); raises when the worker or backend is lost."""
+    def run(self, lane: LaneSpec) -> int:
+        """Run one lane to its end (blocking); raises when the worker or backend is lost."""
         if self.backend == "loky":
-            return self._run_loky(spec)
+            backend = self._loky_backend()
+            try:
+                return backend.submit(partial(run_lane, lane)).result()
+            except BaseException:
+                self._forget(backend)
+                raise
         jobs: Any = getattr(self, "_jobs", None) or self.n_jobs
-        backend: Any = self.dask.backend() if self.dask is not None else self.backend
-        result = Parallel(n_jobs=jobs, backend=backend, batch_size=1, pre_dispatch="n_jobs")(
-            [delayed(execute_trial)(spec)]
+        backend_: Any = self.dask.backend() if self.dask is not None else self.backend
+        result = Parallel(n_jobs=jobs, backend=backend_, batch_size=1, pre_dispatch="n_jobs")(
+            [delayed(run_lane)(lane)]
         )
         return result[0]
 
-    def submit(self, spec: TrialSpec, pool: Executor) -> Future[TrialOutcome]:
-        """Start one trial; the future gives its outcome, or raises when the worker is lost.
+    def submit(self, lane: LaneSpec, pool: Executor) -> Future[int]:
+        """Start one lane; the future gives how many trials it ran, or raises when its worker is lost.
 
-        loky trials go straight to the worker pool (no thread waits on them); other backends run
+        loky lanes go straight to the worker pool (no thread waits on them); other backends run
         :meth:`run` on a thread of ``pool``.
         """
         if self.backend != "loky":
-            return pool.submit(self.run, spec)
+            return pool.submit(self.run, lane)
         backend = self._loky_backend()
         try:
-            future: Future[TrialOutcome] = backend.submit(partial(execute_trial, spec))
+            future: Future[int] = backend.submit(partial(run_lane, lane))
         except BaseException as exc:  # a pool that broke while idle
             self._forget(backend)
-            failed: Future[TrialOutcome] = Future()
+            failed: Future[int] = Future()
             failed.set_exception(exc)
             return failed
         future.add_done_callback(lambda f: f.exception() is not None and self._forget(backend))
         return future
 
-    def _run_loky(self, spec: TrialSpec) -> TrialOutcome:
-        backend = self._loky_backend()
-        try:
-            return backend.submit(partial(execute_trial, spec)).result()
-        except BaseException:
-            self._forget(backend)
-            raise
-
     def _loky_backend(self) -> LokyBackend:
-        """loky without a ``Parallel`` call per trial: joblib's own executor, submitted to directly.
+        """loky without a ``Parallel`` call per lane: joblib's own executor, submitted to directly.
 
         The executor is the one ``Parallel(n_jobs, backend="loky")`` would use (same arguments), so
         the user's own joblib calls share the worker pool instead of restarting it. It has at least
-        two workers even for one trial at a time: with one, joblib would fall back to running the
-        trial in the notebook's own process.
+        two workers even for one lane: with one, joblib would fall back to running the lane in the
+        notebook's own process.
         """
         with self._loky_lock:
             if self._loky is None:
@@ -128,7 +125,7 @@ class Dispatcher:
             return self._loky
 
     def _forget(self, backend: LokyBackend) -> None:
-        """A broken pool: the next trial gets a fresh one."""
+        """A broken pool: the next lane gets a fresh one."""
         with self._loky_lock:
             if self._loky is backend:
                 self._loky = None

@@ -3,11 +3,13 @@
 One :class:`ExperimentDriver` per submitted experiment runs in a background thread of the
 notebook kernel, so the kernel stays free for other cells. It
 
-- asks the sampler for one configuration at a time, when a slot is free, so the sampler always
-  sees every result finished so far;
-- dispatches each trial as its own joblib call from a small thread pool, so a trial that fails,
-  or a worker that is lost, touches no other trial; the joblib backend is the one active where
-  ``submit`` was called (``loky`` by default, ``dask`` inside ``parallel_config(backend="dask")``);
+- keeps one lane per slot of the experiment's concurrency: a joblib task on the backend active
+  where ``submit`` was called (``loky`` by default, ``dask`` inside
+  ``parallel_config(backend="dask")``) that asks the driver for trial after trial over the
+  channel (:mod:`hdnotebook.engine.lane`); a lane that is lost fails (or retries) only its
+  current trial, and a new lane takes its place;
+- asks the sampler for one configuration at a time, when a lane asks for work, so the sampler
+  always sees every result finished so far;
 - receives every logged value over the channel, applies the early-termination policy in arrival
   order, and queues the values for the store;
 - enforces ``max_total_runs``, ``max_concurrent_runs``, GPU slots and ``max_duration_minutes``.
@@ -35,12 +37,15 @@ from ..sampling.base import TrialRecord
 from ..store import Store
 from .dispatch import Dispatcher
 from .gpus import GpuSlots, detect_gpus
+from .lane import LaneSpec
 from .resume import PastTrial, ResumeState
 from .trial import TrialOutcome, TrialSpec
 
 __all__ = ["ExperimentDriver"]
 
 CANCEL_WAIT_SECONDS = 5.0
+#: lanes in a row that fail before running any trial: the backend cannot run trials at all
+LANE_START_FAILURES = 3
 
 
 @dataclass
@@ -61,6 +66,18 @@ class _Trial:
     lost: str | None = None
     rerun_of: str | None = None
     finished: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _Lane:
+    """One joblib task that runs trial after trial (see :mod:`hdnotebook.engine.lane`)."""
+
+    lane_id: int
+    current: _Trial | None = None
+    trials: int = 0
+    host: str = ""
+    pid: int | None = None
+    ended: bool = False
 
 
 class ExperimentDriver:
@@ -92,7 +109,12 @@ class ExperimentDriver:
         self._order: list[_Trial] = []
         self._finished_records: dict[str, TrialRecord] = {}
         self._histories: dict[str, list[float]] = {}
-        self._outcomes: queue.Queue[tuple[_Trial, TrialOutcome]] = queue.Queue()
+        self._lanes: dict[int, _Lane] = {}
+        self._lane_ends: queue.Queue[tuple[_Lane, BaseException | None]] = queue.Queue()
+        self._lane_failures = 0
+        self._retry: list[_Trial] = []
+        self._exhausted = False
+        self._draw_lock = threading.Lock()
         self._cancel_reason: str | None = None
         self._done = threading.Event()
         self._wake = threading.Event()
@@ -201,6 +223,9 @@ class ExperimentDriver:
         if kind == "log":
             _, run_id, rows, _sync = message
             return ("ok", self._ingest(run_id, rows))
+        if kind == "next":
+            _, lane_id, outcome, info = message
+            return ("ok", self._on_next(lane_id, outcome, info))
         if kind == "poll":
             _, run_id, info = message
             return ("ok", self._on_poll(run_id, info))
@@ -231,40 +256,71 @@ class ExperimentDriver:
             trial = self._trials.get(run_id)
             if trial is None:
                 return f"run {run_id} is not part of experiment run {self.parent_id}"
-            if info:
-                if "child_pid" in info:
-                    trial.child_pid = info["child_pid"]
-                    trial.host = trial.host or socket.gethostname()
-                elif trial.status == RunStatus.RUNNING and trial.stop_reason is None:
-                    return self._started_again(trial, info)
-                elif trial.status == RunStatus.QUEUED:
-                    trial.status = RunStatus.RUNNING
-                    trial.host, trial.worker_pid = info.get("host", ""), info.get("pid")
-                    self.store.update_run(
-                        run_id, status=RunStatus.RUNNING, started=time.time(),
-                        details={"pid": info.get("pid"), "host": info.get("host"), "gpus": info.get("gpus")},
-                    )
+            if info and info.get("child_pid"):
+                trial.child_pid = info["child_pid"]
             return trial.stop_reason
 
-    def _started_again(self, trial: _Trial, info: dict[str, Any]) -> str | None:
-        """The backend started a running trial's task again: its worker was lost (Dask re-runs
-        the tasks of a worker that died). Retry it under ``max_retries``, else stop it: Failed."""
-        error = (
-            f"worker lost: the worker process running this trial (host {trial.host or '?'}, pid "
-            f"{trial.worker_pid}) died mid-trial; HyperDriveConfig(max_retries=N) runs such trials again"
-        )
-        if trial.attempts <= self.config.max_retries and self._cancel_reason is None:
-            self.store.add_event(trial.run_id, "retry", {"attempt": trial.attempts, "error": error})
-            trial.attempts += 1
-            trial.values.clear()  # the policy judges the new attempt from its first interval
-            trial.host, trial.worker_pid = info.get("host", ""), info.get("pid")
-            self.store.update_run(
-                trial.run_id, started=time.time(),
-                details={"pid": info.get("pid"), "host": info.get("host"), "attempts": trial.attempts},
-            )
+    def _on_next(self, lane_id: int, outcome: TrialOutcome | None, info: dict[str, Any]) -> TrialSpec | None:
+        """A lane reports how its last trial ended and asks for the next one (``None``: no more)."""
+        with self._lock:
+            lane = self._lanes.get(lane_id)
+            if lane is None or lane.ended:
+                return None
+            trial, lane.current = lane.current, None
+            if trial is not None:
+                if outcome is not None and outcome.run_id == trial.run_id:
+                    self._finish_trial(trial, outcome)
+                else:  # the backend started the lane's task again (Dask re-runs a lost worker's tasks)
+                    self._finish_trial(trial, self._lost(trial, lane, None))
+            lane.host, lane.pid = info.get("host", ""), info.get("pid")
+        trial = self._assign(lane)
+        if trial is None:
             return None
-        trial.lost = trial.stop_reason = error
-        return error
+        with self._lock:
+            trial.child_pid = info.get("child_pid")
+            trial.host, trial.worker_pid = lane.host, lane.pid
+            lane.trials += 1
+        self.store.update_run(
+            trial.run_id, status=RunStatus.RUNNING, started=time.time(),
+            details={"pid": lane.pid, "host": lane.host, "gpus": trial.gpus or None, "attempts": trial.attempts},
+        )
+        return self._spec(trial)
+
+    def _lost(self, trial: _Trial, lane: _Lane, error: BaseException | None) -> TrialOutcome:
+        cause = f" ({type(error).__name__}: {error})" if error is not None else ""
+        message = (
+            f"worker lost: the worker process running this trial (host {lane.host or '?'}, pid "
+            f"{lane.pid}) died mid-trial{cause}; HyperDriveConfig(max_retries=N) runs such trials again"
+        )
+        return TrialOutcome(trial.run_id, RunStatus.FAILED, error=message)
+
+    def _assign(self, lane: _Lane) -> _Trial | None:
+        """The lane's next trial: a retry, else a new configuration from the sampler; None if done."""
+        with self._draw_lock:
+            with self._lock:
+                if self._cancel_reason is not None:
+                    return None
+                if self._retry:
+                    trial = self._retry.pop(0)
+                    trial.attempts += 1
+                    trial.status = RunStatus.RUNNING
+                    lane.current = trial
+                    return trial
+            if self._exhausted or (len(self._order) >= self.config.max_total_runs and not self._resume):
+                self._exhausted = True
+                return None
+            gpus = self.slots.acquire(self._slot_request)
+            if gpus is None:
+                return None
+            params = self._next_params()
+            if params is None:
+                self.slots.release(gpus, self._slot_request)
+                self._exhausted = True
+                return None
+            trial = self._create_trial(params, gpus)
+            with self._lock:
+                lane.current = trial
+            return trial
 
     # -- the scheduling loop ---------------------------------------------------------------------
     def _main(self) -> None:
@@ -284,12 +340,11 @@ class ExperimentDriver:
             if self.config.max_duration_minutes
             else math.inf
         )
-        exhausted = False
         last_event_check = 0.0
         event_cursor = 0
         while True:
             self._wake.clear()  # before collecting: a wake-up that comes after this is not lost
-            self._collect_outcomes()
+            self._collect_lane_ends()
             now = time.time()
             if now >= deadline and self._cancel_reason is None:
                 self.cancel(f"max_duration_minutes ({self.config.max_duration_minutes:g}) reached")
@@ -299,22 +354,67 @@ class ExperimentDriver:
             if self._cancel_reason is not None:
                 self._drain_all(CANCEL_WAIT_SECONDS)
                 return
-            while not exhausted and self._running_count() < self.concurrency:
-                if len(self._order) >= self.config.max_total_runs and not self._resume:
-                    exhausted = True
-                    break
-                gpus = self.slots.acquire(self._slot_request)
-                if gpus is None:
-                    break
-                params = self._next_params()
-                if params is None:
-                    self.slots.release(gpus, self._slot_request)
-                    exhausted = True
-                    break
-                self._launch(params, gpus)
-            if exhausted and self._running_count() == 0:
-                return
+            for _ in range(self._lanes_wanted()):
+                self._start_lane()
+            with self._lock:
+                idle = not any(not lane.ended for lane in self._lanes.values())
+                if idle and self._no_work_left():
+                    return
             self._wake.wait(min(0.25, max(0.0, deadline - time.time())))
+
+    def _no_work_left(self) -> bool:
+        return not self._retry and (
+            self._exhausted or (len(self._order) >= self.config.max_total_runs and not self._resume)
+        )
+
+    def _lanes_wanted(self) -> int:
+        """How many lanes to start now: one per free slot, no more than there is work for."""
+        with self._lock:
+            if self._no_work_left():
+                return 0
+            live = sum(1 for lane in self._lanes.values() if not lane.ended)
+            work = len(self._retry) + len(self._resume) + max(0, self.config.max_total_runs - len(self._order))
+            busy = sum(1 for lane in self._lanes.values() if not lane.ended and lane.current is not None)
+            return max(0, min(self.concurrency - live, work - (live - busy)))
+
+    def _start_lane(self) -> None:
+        with self._lock:
+            lane = _Lane(lane_id=len(self._lanes))
+            self._lanes[lane.lane_id] = lane
+        estimator = self.config.estimator
+        spec = LaneSpec(
+            lane_id=lane.lane_id, address=self.channel.address, authkey=self.channel.authkey,
+            function=None if isinstance(estimator, ScriptRunConfig) else estimator,
+        )
+        future = self.dispatcher.submit(spec, self._pool)
+        future.add_done_callback(lambda f, lane=lane: self._lane_ended(lane, f))
+
+    def _lane_ended(self, lane: _Lane, future: Any) -> None:
+        try:
+            future.result()
+            error = None
+        except BaseException as exc:  # the worker or the backend failed, not a trial
+            error = exc
+        self._lane_ends.put((lane, error))
+        self._wake.set()
+
+    def _collect_lane_ends(self) -> None:
+        while True:
+            try:
+                lane, error = self._lane_ends.get_nowait()
+            except queue.Empty:
+                return
+            with self._lock:
+                lane.ended = True
+                trial, lane.current = lane.current, None
+                if trial is not None:
+                    self._finish_trial(trial, self._lost(trial, lane, error))
+                if error is None or lane.trials:
+                    self._lane_failures = 0
+                    continue
+                self._lane_failures += 1
+                if self._lane_failures >= LANE_START_FAILURES:
+                    raise RuntimeError(_lane_failure_message(self.dispatcher.backend, error)) from error
 
     def _running_count(self) -> int:
         with self._lock:
@@ -346,7 +446,7 @@ class ExperimentDriver:
         proposals = self.sampler.suggest(self._records(), self.goal, 1)
         return proposals[0] if proposals else None
 
-    def _launch(self, params: dict[str, Any], gpus: list[str]) -> None:
+    def _create_trial(self, params: dict[str, Any], gpus: list[str]) -> _Trial:
         number = max(len(self._order), self._next_number)
         self._next_number = number + 1
         run_id = f"{self.parent_id}_{number}"
@@ -358,7 +458,8 @@ class ExperimentDriver:
             for name, value in params.items():
                 arguments += [f"--{name.lstrip('-')}", _argument(value)]  # "--lr" in the space stays "--lr"
         trial = _Trial(
-            run_id=run_id, number=number, params=dict(params), arguments=arguments, gpus=gpus, rerun_of=rerun_of
+            run_id=run_id, number=number, params=dict(params), arguments=arguments, gpus=gpus, rerun_of=rerun_of,
+            status=RunStatus.RUNNING, attempts=1,
         )
         with self._lock:
             self._trials[run_id] = trial
@@ -371,10 +472,10 @@ class ExperimentDriver:
         )
         if rerun_of:
             self.store.update_run(rerun_of, details={"superseded_by": run_id})
-        self._submit(trial)
+        return trial
 
-    def _submit(self, trial: _Trial) -> None:
-        trial.attempts += 1
+    def _spec(self, trial: _Trial) -> TrialSpec:
+        """What the lane needs to run ``trial`` (the function travelled with the lane)."""
         estimator = self.config.estimator
         spec = TrialSpec(
             run_id=trial.run_id,
@@ -389,23 +490,7 @@ class ExperimentDriver:
             spec.script_path = os.path.abspath(estimator.script_path)
             spec.source_directory = os.path.abspath(estimator.source_directory)
             spec.arguments = trial.arguments
-        else:
-            spec.function = estimator
-        future = self.dispatcher.submit(spec, self._pool)
-        future.add_done_callback(lambda f, t=trial: self._deliver(t, _outcome_of(f, t)))
-
-    def _deliver(self, trial: _Trial, outcome: TrialOutcome) -> None:
-        self._outcomes.put((trial, outcome))
-        self._wake.set()
-
-    def _collect_outcomes(self, timeout: float = 0.0) -> None:
-        while True:
-            try:
-                trial, outcome = self._outcomes.get(timeout=timeout)
-            except queue.Empty:
-                return
-            timeout = 0.0
-            self._finish_trial(trial, outcome)
+        return spec
 
     def _finish_trial(self, trial: _Trial, outcome: TrialOutcome) -> None:
         if trial.status in TERMINAL_STATUSES:
@@ -413,9 +498,12 @@ class ExperimentDriver:
         lost = outcome.error is not None and outcome.error.startswith("worker lost")
         if lost and trial.attempts <= self.config.max_retries and self._cancel_reason is None:
             self.store.add_event(trial.run_id, "retry", {"attempt": trial.attempts, "error": outcome.error})
-            trial.status = RunStatus.QUEUED
-            trial.values.clear()  # the policy judges the new attempt from its first interval
-            self._submit(trial)
+            self.store.update_run(trial.run_id, status=RunStatus.QUEUED)
+            with self._lock:
+                trial.status = RunStatus.QUEUED
+                trial.values.clear()  # the policy judges the new attempt from its first interval
+                self._retry.append(trial)  # the next lane that asks runs it again
+            self._wake.set()
             return
         with self._lock:
             status = outcome.status
@@ -490,8 +578,17 @@ class ExperimentDriver:
     def _drain_all(self, timeout: float) -> None:
         """Wait for running trials to end after a cancel; kill what does not end in time."""
         end = time.time() + timeout
+        with self._lock:
+            waiting, self._retry = self._retry, []
+        for trial in waiting:  # queued for a retry: never started again
+            self._finish_trial(trial, TrialOutcome(trial.run_id, RunStatus.CANCELED, stop_reason=self._cancel_reason))
         while self._running_count() and time.time() < end:
-            self._collect_outcomes(timeout=0.1)
+            self._wake.wait(0.05)
+            self._wake.clear()
+            try:
+                self._collect_lane_ends()
+            except RuntimeError:
+                pass  # lanes that fail now have nothing left to run
         with self._lock:
             leftovers = [t for t in self._order if t.status not in TERMINAL_STATUSES]
         for trial in leftovers:
@@ -552,8 +649,12 @@ def _argument(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def _outcome_of(future: Any, trial: _Trial) -> TrialOutcome:
-    try:
-        return future.result()
-    except BaseException as exc:  # the worker or the backend failed, not the trial
-        return TrialOutcome(trial.run_id, RunStatus.FAILED, error=f"worker lost: {type(exc).__name__}: {exc}")
+def _lane_failure_message(backend: str, error: BaseException) -> str:
+    message = f"the joblib backend {backend!r} could not run a trial: {type(error).__name__}: {error}"
+    if "pickl" in f"{type(error).__name__} {error} {error.__cause__}".lower():
+        message += (
+            ". The trial function, and everything it uses, must pickle (with cloudpickle) to reach "
+            "the worker processes: create locks, connections and open files inside the function, "
+            "or run the trials on threads with joblib.parallel_config(backend='threading')"
+        )
+    return message

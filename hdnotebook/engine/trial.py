@@ -1,32 +1,26 @@
-"""The worker side of a trial: what a joblib task runs, wherever joblib runs it.
+"""One trial, on the worker side: how it is run, supervised and reported.
 
-``execute_trial(spec)`` is the joblib task. It tells the driver it started, then runs the trial
-in a child process of the worker so that a trial that crashes (``os.abort``, ``os._exit``, the OOM
-killer) or hangs takes down only itself, never the joblib worker or the trials beside it:
+A lane (:mod:`hdnotebook.engine.lane`) hands each trial here:
 
-- a function trial runs in a ``fork`` of the worker (a joblib/loky worker is single-threaded, so
-  this is safe, and costs a millisecond); where the worker has other threads (Dask, the
-  ``threading`` backend) it runs in the worker itself;
-- a script trial runs as ``python script.py ARGS`` in its own process group.
+- a function trial runs with its run as ``Run.get_context()`` (:func:`_call_function`), in the
+  lane's trial host (a fork of the worker) or, where the worker has other threads, inline;
+- a script trial runs as ``python script.py ARGS`` in its own process group (:func:`_run_script`).
 
-While the child runs, the launcher polls the driver every 0.2 s; when the driver says stop, a
-function trial first gets the chance to stop at its next ``run.log``, then SIGTERM, then SIGKILL;
-a script gets SIGTERM at once and SIGKILL after the grace period. The result travels back as a
-:class:`TrialOutcome` through joblib.
+While the trial runs, the lane polls the driver every 0.2 s (:func:`_supervise`); when the driver
+says stop, a function trial first gets the chance to stop at its next ``run.log``, then SIGTERM,
+then SIGKILL; a script gets SIGTERM at once and SIGKILL after the grace period. How the trial
+ended travels back to the driver as a :class:`TrialOutcome`.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import pickle
-import select
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -47,7 +41,7 @@ from ..run import (
     leave_trial,
 )
 
-__all__ = ["TrialSpec", "TrialOutcome", "execute_trial"]
+__all__ = ["TrialSpec", "TrialOutcome"]
 
 POLL_SECONDS = 0.2
 LOST_DRIVER = "lost the driver (the notebook kernel exited)"
@@ -56,7 +50,7 @@ OUTPUT_TAIL = 20_000
 
 @dataclass
 class TrialSpec:
-    """Everything a worker needs to run one trial (pickled to the worker by joblib)."""
+    """Everything a lane needs to run one trial (sent by the driver; the function comes with the lane)."""
 
     run_id: str
     params: dict[str, Any]
@@ -92,45 +86,6 @@ class TrialOutcome:
     ended: float = 0.0
 
 
-def execute_trial(spec: TrialSpec) -> TrialOutcome:
-    """The joblib task: run one trial to its end and report how it ended."""
-    client = _launcher_client(spec)
-    parent = os.getppid()
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "gpus": spec.gpus}
-    started = time.time()
-    stop = _poll(client, spec.run_id, info)
-    if stop:
-        return TrialOutcome(spec.run_id, RunStatus.CANCELED, stop_reason=stop, started=started, ended=time.time())
-    if spec.script_path is not None:
-        outcome = _run_script(spec, client)
-    elif hasattr(os, "fork") and threading.active_count() == 1:
-        outcome = _run_forked(spec, client)
-    else:
-        outcome = _run_inline(spec, process_wide=False)
-    outcome.started = outcome.started or started
-    outcome.ended = outcome.ended or time.time()
-    outcome.host = socket.gethostname()
-    if (outcome.stop_reason or "").startswith(LOST_DRIVER) and os.getppid() != parent:
-        os._exit(0)  # a pool worker whose kernel died: nobody is left to use it
-    return outcome
-
-
-_LAUNCHER_CLIENTS: dict[tuple[tuple[str, int], bytes], ChannelClient] = {}
-
-
-def _launcher_client(spec: TrialSpec) -> ChannelClient:
-    """One connection per worker process and experiment, kept across trials (no handshake each)."""
-    key = (tuple(spec.address), spec.authkey)
-    client = _LAUNCHER_CLIENTS.get(key)  # type: ignore[arg-type]
-    if client is None:
-        if len(_LAUNCHER_CLIENTS) > 8:  # connections to experiments that have ended
-            for old in _LAUNCHER_CLIENTS.values():
-                old.close()
-            _LAUNCHER_CLIENTS.clear()
-        client = _LAUNCHER_CLIENTS[key] = ChannelClient(spec.address, spec.authkey)  # type: ignore[index]
-    return client
-
-
 def _poll(client: ChannelClient, run_id: str, info: dict[str, Any] | None = None) -> str | None:
     reply = client.request(("poll", run_id, info))
     return reply[1] if reply and reply[0] == "ok" else None
@@ -139,11 +94,15 @@ def _poll(client: ChannelClient, run_id: str, info: dict[str, Any] | None = None
 # ---------------------------------------------------------------------------------------------
 # function trials
 # ---------------------------------------------------------------------------------------------
-def _call_function(spec: TrialSpec, process_wide: bool) -> TrialOutcome:
-    """Run the trial function with the trial's run as ``Run.get_context()``."""
+def _call_function(spec: TrialSpec, process_wide: bool, client: ChannelClient | None = None) -> TrialOutcome:
+    """Run the trial function with the trial's run as ``Run.get_context()``.
+
+    ``client``: the connection its values go through (a trial host shares one across its trials);
+    by default a new one, opened at the trial's first flush.
+    """
     run = _TrialRun(
         spec.run_id,
-        ChannelClient(spec.address, spec.authkey),
+        client or ChannelClient(spec.address, spec.authkey),
         spec.primary_metric,
         spec.sync_primary,
         spec.params,
@@ -203,70 +162,6 @@ def _warm_worker(modules: list[str]) -> None:
             importlib.import_module(name)
         except Exception:  # a module that only imports in some states: the trial imports it itself
             continue
-
-
-def _run_forked(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
-    read_fd, write_fd = os.pipe()
-    modules_before = set(sys.modules)
-    pid = os.fork()
-    if pid == 0:  # the trial process
-        os.close(read_fd)
-        code = 0
-        try:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            if spec.gpus is not None:
-                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpus)
-            outcome = _call_function(spec, process_wide=True)
-            outcome.imported = sorted(set(sys.modules) - modules_before)
-            try:
-                data = pickle.dumps(outcome)
-            except Exception:
-                outcome.return_value = repr(outcome.return_value)[:1000]
-                data = pickle.dumps(outcome)
-            with os.fdopen(write_fd, "wb") as pipe:
-                pipe.write(data)
-        except BaseException:
-            code = 70
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    os.close(write_fd)
-    _poll_quiet(client, spec.run_id, {"child_pid": pid})
-    chunks: list[bytes] = []
-    status, stop = _supervise(
-        spec,
-        client,
-        is_done=lambda: _drain(read_fd, chunks),
-        reap=lambda: os.waitpid(pid, 0)[1],
-        signal_child=lambda sig: _kill(pid, sig),
-        cooperative=True,
-    )
-    os.close(read_fd)
-    if chunks:
-        try:
-            outcome: TrialOutcome = pickle.loads(b"".join(chunks))
-            if stop and outcome.status == RunStatus.FAILED:
-                outcome.status, outcome.stop_reason = RunStatus.CANCELED, stop
-            imported, outcome.imported = outcome.imported, []
-            _warm_worker(imported)
-            return outcome
-        except Exception:
-            pass
-    return _died(spec, status, stop)
-
-
-def _drain(fd: int, chunks: list[bytes]) -> bool:
-    """Read what the child wrote; True at end of file (the child is done or dead)."""
-    ready, _, _ = select.select([fd], [], [], POLL_SECONDS)
-    if not ready:
-        return False
-    data = os.read(fd, 1 << 16)
-    if not data:
-        return True
-    chunks.append(data)
-    return False
 
 
 def _kill(pid: int, sig: int) -> None:
