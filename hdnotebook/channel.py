@@ -9,8 +9,12 @@ Messages (each gets one reply):
 
 - ``("log", run_id, rows, sync)`` -> ``("ok", stop)``: metric rows ``(name, step, value, text,
   time)``; ``stop`` is ``None`` or the reason string when the run must stop.
-- ``("poll", run_id, info)`` -> ``("ok", stop)``: the launcher's heartbeat; the first poll of a
-  run carries ``info`` (pid, host, gpus) and marks it Running.
+- ``("next", lane_id, outcome, info)`` -> ``("ok", spec)``: a lane reports how its last trial
+  ended (``outcome``, ``None`` at its start) and gets the next trial's ``TrialSpec``, or ``None``
+  when there is no more work for it; ``info`` says where the lane runs (pid, host, its trial
+  host's pid).
+- ``("poll", run_id, info)`` -> ``("ok", stop)``: the lane's heartbeat while a trial runs;
+  ``info`` carries the pid of a newly started trial process.
 """
 
 from __future__ import annotations

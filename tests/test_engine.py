@@ -165,6 +165,35 @@ def stubborn_trial(x):
         time.sleep(0.05)
 
 
+def hosted_trial(step, mode):
+    run = Run.get_context()
+    run.log("pid", os.getpid())
+    run.log("worker", os.getppid())
+    if mode == "abort":
+        os.abort()
+    return float(step)
+
+
+def test_one_lane_runs_its_trials_in_one_host_process_and_a_crash_costs_only_that_trial(tmp_path):
+    modes = ["ok", "ok", "abort", "ok", "ok"]
+    config = HyperDriveConfig(
+        estimator=lambda step: hosted_trial(step, modes[step]),
+        hyperparameter_sampling=GridParameterSampling({"step": choice(*range(len(modes)))}),
+        policy=NoTerminationPolicy(), primary_metric_name="score", primary_metric_goal="maximize",
+        max_concurrent_runs=1,
+    )
+    run = _finish(_submit(tmp_path, config))
+    children = sorted(run.get_children(), key=lambda c: c.get_details()["parameters"]["step"])
+    assert [c.get_status() for c in children] == ["Completed", "Completed", "Failed", "Completed", "Completed"]
+    assert "SIGABRT" in children[2].get_details()["error"]["message"]
+    ran = [c for c in children if c.get_status() == "Completed"]
+    pids = [int(c.get_metrics()["pid"]) for c in ran]
+    assert pids[0] == pids[1]  # one host ran the lane's trials until the crash
+    assert pids[2] == pids[3] != pids[1]  # then a fresh host, in the same worker
+    assert len({int(c.get_metrics()["worker"]) for c in ran}) == 1
+    assert [c.get_metrics()["score"] for c in children if c.get_status() == "Completed"] == [0.0, 1.0, 3.0, 4.0]
+
+
 def test_a_trial_function_that_does_not_pickle_fails_the_experiment_with_what_to_do(tmp_path):
     lock = threading.Lock()
 

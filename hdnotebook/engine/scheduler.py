@@ -65,6 +65,10 @@ class _Trial:
     worker_pid: int | None = None
     lost: str | None = None
     rerun_of: str | None = None
+    created: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+    #: whether its row is in the store yet
+    stored: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
 
 
@@ -107,7 +111,10 @@ class ExperimentDriver:
         self._lock = threading.RLock()
         self._trials: dict[str, _Trial] = {}
         self._order: list[_Trial] = []
-        self._finished_records: dict[str, TrialRecord] = {}
+        #: the sampler's view, kept as trials end: finished trials' records (they never change)
+        #: and the trials not finished yet (at most the concurrency, rebuilt at each suggestion)
+        self._finished_records: list[TrialRecord] = []
+        self._active: dict[str, _Trial] = {}
         self._histories: dict[str, list[float]] = {}
         self._lanes: dict[int, _Lane] = {}
         self._lane_ends: queue.Queue[tuple[_Lane, BaseException | None]] = queue.Queue()
@@ -182,6 +189,7 @@ class ExperimentDriver:
             self._trials[trial.run_id] = trial
             self._order.append(trial)
             self._histories[trial.run_id] = trial.values
+            self._finished_records.append(_record(trial, self.goal))
         self._resume = list(state.rerun)
         self._next_number = state.next_number
         self._used_seconds = state.used_seconds
@@ -280,10 +288,16 @@ class ExperimentDriver:
             trial.child_pid = info.get("child_pid")
             trial.host, trial.worker_pid = lane.host, lane.pid
             lane.trials += 1
-        self.store.update_run(
-            trial.run_id, status=RunStatus.RUNNING, started=time.time(),
-            details={"pid": lane.pid, "host": lane.host, "gpus": trial.gpus or None, "attempts": trial.attempts},
-        )
+        running = {"pid": lane.pid, "host": lane.host, "gpus": trial.gpus or None, "attempts": trial.attempts}
+        if trial.attempts == 1 and not trial.stored:  # a new trial: one row, already Running
+            trial.stored = True
+            self.store.insert_run(
+                id=trial.run_id, experiment=self.experiment, parent_id=self.parent_id, number=trial.number,
+                status=RunStatus.RUNNING, created=trial.created, started=time.time(), params=trial.params,
+                details={**trial.details, **running},
+            )
+        else:
+            self.store.update_run(trial.run_id, status=RunStatus.RUNNING, started=time.time(), details=running)
         return self._spec(trial)
 
     def _lost(self, trial: _Trial, lane: _Lane, error: BaseException | None) -> TrialOutcome:
@@ -418,24 +432,18 @@ class ExperimentDriver:
 
     def _running_count(self) -> int:
         with self._lock:
-            return sum(1 for t in self._order if t.status not in TERMINAL_STATUSES)
+            return len(self._active)
 
     def _records(self) -> list[TrialRecord]:
-        """What the sampler is given: warm-start records first, then this experiment's trials.
+        """What the sampler is given: warm-start records, this experiment's finished trials (in
+        the order they finished), then the ones still running or queued.
 
-        A finished trial's record never changes, so it is built once (1000 trials would otherwise
-        cost half a million records over an experiment).
+        A finished trial's record never changes, so it is built once, when the trial ends: a
+        suggestion costs the same at trial 1000 as at trial 10.
         """
         with self._lock:
-            records = []
-            for t in self._order:
-                record = self._finished_records.get(t.run_id)
-                if record is None:
-                    record = _record(t, self.goal)
-                    if t.status in TERMINAL_STATUSES:
-                        self._finished_records[t.run_id] = record
-                records.append(record)
-            return [*self._warm, *records]
+            running = [_record(t, self.goal) for t in self._active.values()]
+            return [*self._warm, *self._finished_records, *running]
 
     def _next_params(self) -> dict[str, Any] | None:
         if self._resume:
@@ -459,17 +467,15 @@ class ExperimentDriver:
                 arguments += [f"--{name.lstrip('-')}", _argument(value)]  # "--lr" in the space stays "--lr"
         trial = _Trial(
             run_id=run_id, number=number, params=dict(params), arguments=arguments, gpus=gpus, rerun_of=rerun_of,
-            status=RunStatus.RUNNING, attempts=1,
+            status=RunStatus.RUNNING, attempts=1, created=time.time(),
+            details={"arguments": arguments, "gpus": gpus, **({"rerun_of": rerun_of} if rerun_of else {})},
         )
         with self._lock:
             self._trials[run_id] = trial
             self._order.append(trial)
+            self._active[run_id] = trial
             self._histories[run_id] = trial.values
-        self.store.insert_run(
-            id=run_id, experiment=self.experiment, parent_id=self.parent_id, number=number,
-            status=RunStatus.QUEUED, created=time.time(), params=params,
-            details={"arguments": arguments, "gpus": gpus, **({"rerun_of": rerun_of} if rerun_of else {})},
-        )
+        # its row is written when its lane takes it, Running at once (see _on_next)
         if rerun_of:
             self.store.update_run(rerun_of, details={"superseded_by": run_id})
         return trial
@@ -535,9 +541,10 @@ class ExperimentDriver:
             )
             if status == RunStatus.COMPLETED and not trial.values and not self._warned_metric:
                 self._warn_missing_metric(trial)
+            self._active.pop(trial.run_id, None)
+            self._finished_records.append(_record(trial, self.goal))
         self.slots.release(trial.gpus, self._slot_request)
         trial.finished.set()
-        self._wake.set()
 
     def _log_return_value(self, trial: _Trial, outcome: TrialOutcome) -> None:
         """A function trial's numeric return value is its primary metric when it logged none."""
@@ -561,7 +568,7 @@ class ExperimentDriver:
         """Cancel requests written to the store by other processes (server, another kernel)."""
         self.store.flush()
         with self._lock:
-            ids = [self.parent_id, *(t.run_id for t in self._order if t.status not in TERMINAL_STATUSES)]
+            ids = [self.parent_id, *self._active]
         for event_id, run_id, kind, payload, _t in self.store.events(ids):
             if event_id <= cursor:
                 continue
@@ -590,7 +597,7 @@ class ExperimentDriver:
             except RuntimeError:
                 pass  # lanes that fail now have nothing left to run
         with self._lock:
-            leftovers = [t for t in self._order if t.status not in TERMINAL_STATUSES]
+            leftovers = list(self._active.values())
         for trial in leftovers:
             if trial.child_pid and trial.host == socket.gethostname():
                 try:
