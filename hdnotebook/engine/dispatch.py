@@ -5,19 +5,23 @@ thread-local, and the driver runs in its own threads), then every lane (see
 :mod:`hdnotebook.engine.lane`) is its own task, so a failed task touches only its own lane. For
 ``dask`` the client (and ``client.submit`` keywords such as ``resources``) is captured too: see
 :mod:`hdnotebook.engine.dask`.
+
+For ``loky`` each running experiment has a worker pool of its own, one worker per lane, so that
+lanes, which hold their worker for the whole experiment, never wait behind another experiment's
+lanes or the user's own ``joblib.Parallel`` calls (those keep using joblib's shared pool). An
+experiment's pool is kept warm when it ends, for the next experiment of the kernel.
 """
 
 from __future__ import annotations
 
 import threading
-import uuid
 from concurrent.futures import Executor, Future
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from joblib import Parallel, delayed, effective_n_jobs
 from joblib._parallel_backends import LokyBackend
+from joblib.externals.loky.process_executor import ProcessPoolExecutor
 from joblib.parallel import BACKENDS, EXTERNAL_BACKENDS, get_active_backend
 
 from .dask import DaskTarget, capture
@@ -33,6 +37,42 @@ def active_backend_name() -> tuple[str, int | None]:
         if type(backend) is cls:
             return name, n_jobs
     return "loky", n_jobs
+
+
+#: pools of experiments that ended, kept warm for the next ones: (workers, pool)
+_IDLE_POOLS: list[tuple[int, ProcessPoolExecutor]] = []
+_IDLE_LOCK = threading.Lock()
+IDLE_POOLS_KEPT = 2
+IDLE_WORKER_SECONDS = 300
+
+
+def _broken(pool: ProcessPoolExecutor) -> bool:
+    flags = getattr(pool, "_flags", None)
+    return bool(flags is not None and (flags.broken or flags.shutdown))
+
+
+def _take_pool(workers: int) -> ProcessPoolExecutor:
+    """A warm idle pool with enough workers, else a new one (worker env as joblib's loky backend)."""
+    with _IDLE_LOCK:
+        for i, (size, pool) in enumerate(_IDLE_POOLS):
+            if size >= workers and not _broken(pool):
+                del _IDLE_POOLS[i]
+                return pool
+    env = LokyBackend(nesting_level=0)._prepare_worker_env(n_jobs=workers)  # threads per worker
+    return ProcessPoolExecutor(max_workers=workers, timeout=IDLE_WORKER_SECONDS, env=env)
+
+
+def _give_back_pool(workers: int, pool: ProcessPoolExecutor, busy: bool) -> None:
+    """Keep an ended experiment's pool warm, unless it broke or a lane still runs in it."""
+    if busy or _broken(pool):
+        pool.shutdown(wait=False, kill_workers=True)
+        return
+    with _IDLE_LOCK:
+        _IDLE_POOLS.append((workers, pool))
+        surplus = _IDLE_POOLS[:-IDLE_POOLS_KEPT]
+        del _IDLE_POOLS[:-IDLE_POOLS_KEPT]
+    for _, old in surplus:
+        old.shutdown(wait=False)
 
 
 class Dispatcher:
@@ -51,10 +91,13 @@ class Dispatcher:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown joblib backend {self.backend!r}; registered: {', '.join(sorted(BACKENDS))}")
         self.n_jobs = n_jobs if n_jobs is not None else (active_jobs if backend is None else None)
-        self._loky: LokyBackend | None = None
-        self._loky_lock = threading.Lock()
         if self.n_jobs in (None, 0):
             self.n_jobs = -1
+        self._jobs: int | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._lanes: set[Future[int]] = set()
+        self._closing: ProcessPoolExecutor | None = None
         #: the cluster when the backend is dask: its client and ``client.submit`` keywords, taken
         #: from the ``parallel_config`` active here (it is thread-local; trials go from other threads)
         self.dask: DaskTarget | None = None
@@ -77,55 +120,67 @@ class Dispatcher:
     def run(self, lane: LaneSpec) -> int:
         """Run one lane to its end (blocking); raises when the worker or backend is lost."""
         if self.backend == "loky":
-            backend = self._loky_backend()
-            try:
-                return backend.submit(partial(run_lane, lane)).result()
-            except BaseException:
-                self._forget(backend)
-                raise
-        jobs: Any = getattr(self, "_jobs", None) or self.n_jobs
-        backend_: Any = self.dask.backend() if self.dask is not None else self.backend
-        result = Parallel(n_jobs=jobs, backend=backend_, batch_size=1, pre_dispatch="n_jobs")(
+            return self.submit(lane, None).result()
+        jobs: Any = self._jobs or self.n_jobs
+        backend: Any = self.dask.backend() if self.dask is not None else self.backend
+        result = Parallel(n_jobs=jobs, backend=backend, batch_size=1, pre_dispatch="n_jobs")(
             [delayed(run_lane)(lane)]
         )
         return result[0]
 
-    def submit(self, lane: LaneSpec, pool: Executor) -> Future[int]:
+    def submit(self, lane: LaneSpec, threads: Executor | None) -> Future[int]:
         """Start one lane; the future gives how many trials it ran, or raises when its worker is lost.
 
-        loky lanes go straight to the worker pool (no thread waits on them); other backends run
-        :meth:`run` on a thread of ``pool``.
+        loky lanes go straight to the experiment's worker pool (no thread waits on them); other
+        backends run :meth:`run` on a thread of ``threads``.
         """
         if self.backend != "loky":
-            return pool.submit(self.run, lane)
-        backend = self._loky_backend()
+            assert threads is not None
+            return threads.submit(self.run, lane)
+        pool = self._lane_pool()
         try:
-            future: Future[int] = backend.submit(partial(run_lane, lane))
+            future: Future[int] = pool.submit(partial(run_lane, lane))
         except BaseException as exc:  # a pool that broke while idle
-            self._forget(backend)
+            if _broken(pool):
+                self._forget(pool)
             failed: Future[int] = Future()
             failed.set_exception(exc)
             return failed
-        future.add_done_callback(lambda f: f.exception() is not None and self._forget(backend))
+        with self._pool_lock:
+            self._lanes.add(future)
+        future.add_done_callback(partial(self._lane_done, pool))
         return future
 
-    def _loky_backend(self) -> LokyBackend:
-        """loky without a ``Parallel`` call per lane: joblib's own executor, submitted to directly.
+    def _lane_done(self, pool: ProcessPoolExecutor, future: Future[int]) -> None:
+        with self._pool_lock:
+            self._lanes.discard(future)
+            last = self._closing is pool and not self._lanes
+            if last:
+                self._closing = None
+        if future.exception() is not None and _broken(pool):
+            self._forget(pool)
+        elif last:  # the experiment had ended; its last lane is done now
+            _give_back_pool(max(1, self._jobs or 1), pool, busy=False)
 
-        The executor is the one ``Parallel(n_jobs, backend="loky")`` would use (same arguments), so
-        the user's own joblib calls share the worker pool instead of restarting it. It has at least
-        two workers even for one lane: with one, joblib would fall back to running the lane in the
-        notebook's own process.
-        """
-        with self._loky_lock:
-            if self._loky is None:
-                backend = LokyBackend(nesting_level=0)
-                backend.configure(n_jobs=max(2, getattr(self, "_jobs", 2)), parallel=SimpleNamespace(_id=uuid.uuid4().hex))
-                self._loky = backend
-            return self._loky
+    def _lane_pool(self) -> ProcessPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = _take_pool(max(1, self._jobs or 1))
+            return self._pool
 
-    def _forget(self, backend: LokyBackend) -> None:
-        """A broken pool: the next lane gets a fresh one."""
-        with self._loky_lock:
-            if self._loky is backend:
-                self._loky = None
+    def _forget(self, pool: ProcessPoolExecutor) -> None:
+        """A broken pool (a worker died): the next lane gets a fresh one."""
+        with self._pool_lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, kill_workers=True)
+
+    def close(self) -> None:
+        """The experiment ended: its pool is kept warm for the next one once its lanes are done."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+            if pool is not None and self._lanes:
+                self._closing = pool  # lanes still winding down: the last one gives the pool back
+                return
+        if pool is not None:
+            _give_back_pool(max(1, self._jobs or 1), pool, busy=False)

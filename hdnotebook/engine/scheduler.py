@@ -628,6 +628,7 @@ class ExperimentDriver:
         finally:
             self.channel.close()
             self._pool.shutdown(wait=False)
+            self.dispatcher.close()
             self._done.set()
 
 
