@@ -17,6 +17,7 @@ notebook kernel, so the kernel stays free for other cells. It
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import queue
@@ -111,8 +112,8 @@ class ExperimentDriver:
         self._lock = threading.RLock()
         self._trials: dict[str, _Trial] = {}
         self._order: list[_Trial] = []
-        #: the sampler's view, kept as trials end: finished trials' records (they never change)
-        #: and the trials not finished yet (at most the concurrency, rebuilt at each suggestion)
+        #: the sampler's view, kept as trials end: finished trials' records by number (they never
+        #: change) and the trials not finished yet (at most the concurrency, rebuilt each time)
         self._finished_records: list[TrialRecord] = []
         self._active: dict[str, _Trial] = {}
         self._histories: dict[str, list[float]] = {}
@@ -189,7 +190,7 @@ class ExperimentDriver:
             self._trials[trial.run_id] = trial
             self._order.append(trial)
             self._histories[trial.run_id] = trial.values
-            self._finished_records.append(_record(trial, self.goal))
+            bisect.insort(self._finished_records, _record(trial, self.goal), key=_number)
         self._resume = list(state.rerun)
         self._next_number = state.next_number
         self._used_seconds = state.used_seconds
@@ -435,15 +436,17 @@ class ExperimentDriver:
             return len(self._active)
 
     def _records(self) -> list[TrialRecord]:
-        """What the sampler is given: warm-start records, this experiment's finished trials (in
-        the order they finished), then the ones still running or queued.
+        """What the sampler is given: warm-start records, then this experiment's trials in
+        creation order, the running and queued ones included.
 
-        A finished trial's record never changes, so it is built once, when the trial ends: a
-        suggestion costs the same at trial 1000 as at trial 10.
+        A finished trial's record never changes, so it is built once, when the trial ends, and
+        kept in order: a suggestion costs about the same at trial 1000 as at trial 10.
         """
         with self._lock:
-            running = [_record(t, self.goal) for t in self._active.values()]
-            return [*self._warm, *self._finished_records, *running]
+            records = list(self._finished_records)
+            for trial in self._active.values():  # a few (the concurrency): placed by number
+                bisect.insort(records, _record(trial, self.goal), key=_number)
+            return [*self._warm, *records]
 
     def _next_params(self) -> dict[str, Any] | None:
         if self._resume:
@@ -542,7 +545,7 @@ class ExperimentDriver:
             if status == RunStatus.COMPLETED and not trial.values and not self._warned_metric:
                 self._warn_missing_metric(trial)
             self._active.pop(trial.run_id, None)
-            self._finished_records.append(_record(trial, self.goal))
+            bisect.insort(self._finished_records, _record(trial, self.goal), key=_number)
         self.slots.release(trial.gpus, self._slot_request)
         trial.finished.set()
 
@@ -645,6 +648,10 @@ def _record(trial: _Trial, goal: str) -> TrialRecord:
         number=trial.number, params=trial.params, state=state,
         value=best_value(trial.values, goal), intervals=len(trial.values), curve=tuple(trial.values),
     )
+
+
+def _number(record: TrialRecord) -> int:
+    return record.number
 
 
 def _storable(value: float | None, text: str | None) -> tuple[float | None, str | None]:
