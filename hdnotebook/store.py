@@ -205,6 +205,7 @@ class StoreWriter(threading.Thread):
                 w.set()
 
     def _apply(self, conn: sqlite3.Connection, ops: list[tuple[str, tuple[Any, ...]]]) -> None:
+        ops = _coalesce(ops)
         conn.execute("BEGIN IMMEDIATE")
         try:
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM runs").fetchone()[0]
@@ -230,6 +231,29 @@ class StoreWriter(threading.Thread):
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+
+def _coalesce(ops: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tuple[Any, ...]]]:
+    """Fold each ``update_run`` of a run inserted earlier in the same batch into that insert.
+
+    A short trial is often created and finished within one batch: one INSERT of its final row
+    replaces an INSERT, a read of its details and an UPDATE. The batch is one transaction, so
+    readers see the same rows either way.
+    """
+    inserted: dict[str, dict[str, Any]] = {}
+    out: list[tuple[str, tuple[Any, ...]]] = []
+    for op, args in ops:
+        if op == "insert_run":
+            row = {**args[0], "details": dict(args[0].get("details") or {})}
+            inserted[row["id"]] = row
+            out.append((op, (row,)))
+        elif op == "update_run" and args[0] in inserted:
+            row, fields = inserted[args[0]], dict(args[1])
+            row["details"].update(fields.pop("details", None) or {})
+            row.update(fields)
+        else:
+            out.append((op, args))
+    return out
 
 
 def _op_experiment(conn: sqlite3.Connection, seq: int, name: str, created: float) -> None:
