@@ -261,3 +261,23 @@ def test_many_trials_cost_less_than_an_exact_gp():
     subset = min(seconds() for _ in range(2))
     exact = min(seconds(max_model_points=2000) for _ in range(2))
     assert subset < exact / 2
+
+
+def test_noiseless_results_are_interpolated_and_near_duplicates_stay_stable():
+    """On a noiseless function the fitted noise falls far below the old 1e-6 floor, and the
+    posterior still factorises when two points nearly coincide (the jitter fallback)."""
+    from hdnotebook.sampling import _gp
+
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 2))
+    y = np.sin(6 * x[:, 0]) + np.cos(4 * x[:, 1])
+    y = (y - y.mean()) / y.std()
+    hyper = _gp.fit_hyper(x, y, np.zeros(len(y)))
+    assert hyper.noise < 1e-6
+    post = _gp.Posterior(hyper, x, y, np.zeros(len(y)))
+    mu, sd = post.predict(x[:5])
+    assert np.allclose(mu, y[:5], atol=1e-3) and (sd < 1e-2).all()
+    x2 = np.vstack([x, x[:1] + 1e-9])  # a near-duplicate with a conflicting value
+    y2 = np.append(y, y[0] + 1.0)
+    mu2, _ = _gp.Posterior(hyper, x2, y2, np.zeros(len(y2))).predict(x[:1])
+    assert np.isfinite(mu2).all()

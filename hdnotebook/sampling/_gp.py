@@ -2,11 +2,17 @@
 
 ARD Matern-5/2 kernel on the unit cube, constant zero mean (the caller standardises the targets),
 Gaussian noise with an optional extra per-point variance. Hyperparameters (one lengthscale per input
-dimension, signal variance, noise variance) are the MAP estimate under weak log-normal priors, found
-with L-BFGS-B on the analytic gradient of the log marginal likelihood. Lengthscales get a
+dimension, signal variance, noise variance) are the MAP estimate under weak priors, found with
+L-BFGS-B on the analytic gradient of the log marginal likelihood. Lengthscales get a
 ``LogNormal(0, 1)`` prior (median: the width of the cube; the dimension-scaled prior of Hvarfner
 et al. (2024) favoured long lengthscales that made the sampler miss Hartmann-6's global basin more
-often), the noise variance a ``LogNormal(-5, 1.5)`` and the signal variance a ``LogNormal(0, 1)``.
+often), the signal variance a ``LogNormal(0, 1)`` and the noise variance a ``Gamma(1.1, rate=30)``
+(as Optuna's GPSampler) with a floor of 1e-10 (plus a 1e-8 jitter): that prior barely penalises a
+tiny noise, so on a noiseless objective the model interpolates the results and resolves the last
+digits near the optimum. The ``LogNormal(-5, 1.5)`` noise prior and 1e-6 floor used before kept the
+noise at >= 1e-6 of the standardised variance, which blurred every difference below ~1e-3 standard
+deviations: on Branin the minimiser of the posterior mean stayed ~2e-3 above f* while the best
+result was at 3e-5.
 
 The acquisition is log expected improvement (for minimisation) with its gradient, computed stably
 for very negative z (Ament et al., 2023, "Unexpected improvements to expected improvement").
@@ -20,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_solve, cholesky, lapack, solve_triangular
+from scipy.linalg import cho_solve, lapack
 from scipy.optimize import minimize
 from scipy.special import erfcx, log_ndtr, ndtr
 
@@ -32,10 +38,14 @@ _JITTER = 1e-8
 # bounds of the log hyperparameters
 _LOG_LS_BOUNDS = (math.log(1e-2), math.log(1e2))
 _LOG_SIGNAL_BOUNDS = (math.log(5e-2), math.log(20.0))
-_LOG_NOISE_BOUNDS = (math.log(1e-6), math.log(1.0))
-# priors on the log hyperparameters: normal(mean, sd)
+_LOG_NOISE_BOUNDS = (math.log(1e-10), math.log(1.0))
+# projected-gradient tolerance of the hyperparameter fits (as Optuna: tighter ones cost ~50 % more
+# likelihood evaluations with the tiny noise floor and changed no regret measurably)
+_FIT_GTOL = 1e-2
+# prior on the log signal variance: normal(mean, sd)
 _SIGNAL_PRIOR = (0.0, 1.0)
-_NOISE_PRIOR = (-5.0, 1.5)
+# prior on the noise variance: Gamma(concentration, rate), evaluated at the variance (as Optuna)
+_NOISE_PRIOR = (1.1, 30.0)
 
 
 @dataclass(frozen=True)
@@ -100,9 +110,12 @@ def _neg_log_posterior(
     mu_l, sd_l = prior
     nll += 0.5 * float((((log_ls - mu_l) / sd_l) ** 2).sum())
     grad[:d] += (log_ls - mu_l) / sd_l**2
-    for idx, (mean, sd) in ((d, _SIGNAL_PRIOR), (d + 1, _NOISE_PRIOR)):
-        nll += 0.5 * ((theta[idx] - mean) / sd) ** 2
-        grad[idx] += (theta[idx] - mean) / sd**2
+    mean, sd = _SIGNAL_PRIOR
+    nll += 0.5 * ((log_s - mean) / sd) ** 2
+    grad[d] += (log_s - mean) / sd**2
+    shape, rate = _NOISE_PRIOR  # -log p(noise) = -(shape - 1) log(noise) + rate * noise
+    nll += -(shape - 1.0) * log_n + rate * noise
+    grad[d + 1] += -(shape - 1.0) + rate * noise
     return nll, grad
 
 
@@ -128,7 +141,7 @@ def fit_hyper(
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
-            options={"maxiter": maxiter},
+            options={"maxiter": maxiter, "gtol": _FIT_GTOL},
         )
         if np.isfinite(res.fun) and res.fun < best_f:
             best_f, best_theta = float(res.fun), res.x
@@ -158,7 +171,16 @@ class Posterior:
         n = len(x)
         k = _matern(np.sqrt(_scaled_sqdist(self.xs, self.xs)), hyper.signal)
         k[np.diag_indices(n)] += hyper.noise + extra + _JITTER
-        self.chol = cholesky(k, lower=True, check_finite=False)
+        jitter = _JITTER
+        while True:  # the noise may be tiny: add jitter if the matrix is not numerically PD
+            chol, info = lapack.dpotrf(k, lower=1, clean=1)
+            if not info or jitter > 1e-2 * hyper.signal:
+                break
+            k[np.diag_indices(n)] += 9.0 * jitter
+            jitter *= 10.0
+        if info:
+            raise np.linalg.LinAlgError("kernel matrix is not positive definite")
+        self.chol = chol
         self.alpha = cho_solve((self.chol, True), y, check_finite=False)
         self.chol_inv = lapack.dtrtri(self.chol, lower=1)[0]
 
