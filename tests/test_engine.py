@@ -435,13 +435,17 @@ def test_interrupting_the_waiting_cell_stops_the_waiting_not_the_experiment(tmp_
     import _thread
     import threading
 
-    run = _submit(tmp_path, _config(sleepy_trial, max_total_runs=4, max_concurrent_runs=2))
+    gate = str(tmp_path / "gate")  # the trials cannot end before the test opens it
+    run = _submit(tmp_path, _config(lambda x: gated_trial(x, gate), max_total_runs=4, max_concurrent_runs=2))
     threading.Timer(0.5, _thread.interrupt_main).start()  # what the notebook's stop button does
     started = time.time()
-    run.wait_for_completion()
-    assert time.time() - started < 5
-    assert "goes on in the background" in capsys.readouterr().err
-    assert run.get_status() == "Running"
+    try:
+        run.wait_for_completion()
+        assert time.time() - started < 5
+        assert "goes on in the background" in capsys.readouterr().err
+        assert run.get_status() == "Running"
+    finally:
+        open(gate, "w").close()
     run.wait_for_completion()
     assert [c.get_status() for c in run.get_children()] == ["Completed"] * 4
 
