@@ -6,8 +6,8 @@ notebook kernel, so the kernel stays free for other cells. It
 - keeps one lane per slot of the experiment's concurrency: a joblib task on the backend active
   where ``submit`` was called (``loky`` by default, ``dask`` inside
   ``parallel_config(backend="dask")``) that asks the driver for trial after trial over the
-  channel (:mod:`hdnotebook.engine.lane`); a lane that is lost fails (or retries) only its
-  current trial, and a new lane takes its place;
+  channel (:mod:`hdnotebook.engine.lane`; the driver's side is :mod:`hdnotebook.engine.feeder`);
+  a lane that is lost fails (or retries) only its current trial, and a new lane takes its place;
 - asks the sampler for one configuration at a time, when a lane asks for work, so the sampler
   always sees every result finished so far;
 - receives every logged value over the channel, applies the early-termination policy in arrival
@@ -37,16 +37,14 @@ from ..run import RunStatus, TERMINAL_STATUSES, best_value
 from ..sampling.base import TrialRecord
 from ..store import Store
 from .dispatch import Dispatcher
+from .feeder import Lane, LaneFeeder
 from .gpus import GpuSlots, detect_gpus
-from .lane import LaneSpec
 from .resume import PastTrial, ResumeState
 from .trial import TrialOutcome, TrialSpec
 
 __all__ = ["ExperimentDriver"]
 
 CANCEL_WAIT_SECONDS = 5.0
-#: lanes in a row that fail before running any trial: the backend cannot run trials at all
-LANE_START_FAILURES = 3
 
 
 @dataclass
@@ -73,19 +71,7 @@ class _Trial:
     finished: threading.Event = field(default_factory=threading.Event)
 
 
-@dataclass
-class _Lane:
-    """One joblib task that runs trial after trial (see :mod:`hdnotebook.engine.lane`)."""
-
-    lane_id: int
-    current: _Trial | None = None
-    trials: int = 0
-    host: str = ""
-    pid: int | None = None
-    ended: bool = False
-
-
-class ExperimentDriver:
+class ExperimentDriver(LaneFeeder):
     """Runs one experiment in the background; the ``controller`` of its :class:`HyperDriveRun`."""
 
     def __init__(
@@ -117,8 +103,8 @@ class ExperimentDriver:
         self._finished_records: list[TrialRecord] = []
         self._active: dict[str, _Trial] = {}
         self._histories: dict[str, list[float]] = {}
-        self._lanes: dict[int, _Lane] = {}
-        self._lane_ends: queue.Queue[tuple[_Lane, BaseException | None]] = queue.Queue()
+        self._lanes: dict[int, Lane] = {}
+        self._lane_ends: queue.Queue[tuple[Lane, BaseException | None]] = queue.Queue()
         self._lane_failures = 0
         self._retry: list[_Trial] = []
         self._exhausted = False
@@ -269,74 +255,6 @@ class ExperimentDriver:
                 trial.child_pid = info["child_pid"]
             return trial.stop_reason
 
-    def _on_next(self, lane_id: int, outcome: TrialOutcome | None, info: dict[str, Any]) -> TrialSpec | None:
-        """A lane reports how its last trial ended and asks for the next one (``None``: no more)."""
-        with self._lock:
-            lane = self._lanes.get(lane_id)
-            if lane is None or lane.ended:
-                return None
-            trial, lane.current = lane.current, None
-            if trial is not None:
-                if outcome is not None and outcome.run_id == trial.run_id:
-                    self._finish_trial(trial, outcome)
-                else:  # the backend started the lane's task again (Dask re-runs a lost worker's tasks)
-                    self._finish_trial(trial, self._lost(trial, lane, None))
-            lane.host, lane.pid = info.get("host", ""), info.get("pid")
-        trial = self._assign(lane)
-        if trial is None:
-            return None
-        with self._lock:
-            trial.child_pid = info.get("child_pid")
-            trial.host, trial.worker_pid = lane.host, lane.pid
-            lane.trials += 1
-        running = {"pid": lane.pid, "host": lane.host, "gpus": trial.gpus or None, "attempts": trial.attempts}
-        if trial.attempts == 1 and not trial.stored:  # a new trial: one row, already Running
-            trial.stored = True
-            self.store.insert_run(
-                id=trial.run_id, experiment=self.experiment, parent_id=self.parent_id, number=trial.number,
-                status=RunStatus.RUNNING, created=trial.created, started=time.time(), params=trial.params,
-                details={**trial.details, **running},
-            )
-        else:
-            self.store.update_run(trial.run_id, status=RunStatus.RUNNING, started=time.time(), details=running)
-        return self._spec(trial)
-
-    def _lost(self, trial: _Trial, lane: _Lane, error: BaseException | None) -> TrialOutcome:
-        cause = f" ({type(error).__name__}: {error})" if error is not None else ""
-        message = (
-            f"worker lost: the worker process running this trial (host {lane.host or '?'}, pid "
-            f"{lane.pid}) died mid-trial{cause}; HyperDriveConfig(max_retries=N) runs such trials again"
-        )
-        return TrialOutcome(trial.run_id, RunStatus.FAILED, error=message)
-
-    def _assign(self, lane: _Lane) -> _Trial | None:
-        """The lane's next trial: a retry, else a new configuration from the sampler; None if done."""
-        with self._draw_lock:
-            with self._lock:
-                if self._cancel_reason is not None:
-                    return None
-                if self._retry:
-                    trial = self._retry.pop(0)
-                    trial.attempts += 1
-                    trial.status = RunStatus.RUNNING
-                    lane.current = trial
-                    return trial
-            if self._exhausted or (len(self._order) >= self.config.max_total_runs and not self._resume):
-                self._exhausted = True
-                return None
-            gpus = self.slots.acquire(self._slot_request)
-            if gpus is None:
-                return None
-            params = self._next_params()
-            if params is None:
-                self.slots.release(gpus, self._slot_request)
-                self._exhausted = True
-                return None
-            trial = self._create_trial(params, gpus)
-            with self._lock:
-                lane.current = trial
-            return trial
-
     # -- the scheduling loop ---------------------------------------------------------------------
     def _main(self) -> None:
         error: BaseException | None = None
@@ -376,60 +294,6 @@ class ExperimentDriver:
                 if idle and self._no_work_left():
                     return
             self._wake.wait(min(0.25, max(0.0, deadline - time.time())))
-
-    def _no_work_left(self) -> bool:
-        return not self._retry and (
-            self._exhausted or (len(self._order) >= self.config.max_total_runs and not self._resume)
-        )
-
-    def _lanes_wanted(self) -> int:
-        """How many lanes to start now: one per free slot, no more than there is work for."""
-        with self._lock:
-            if self._no_work_left():
-                return 0
-            live = sum(1 for lane in self._lanes.values() if not lane.ended)
-            work = len(self._retry) + len(self._resume) + max(0, self.config.max_total_runs - len(self._order))
-            busy = sum(1 for lane in self._lanes.values() if not lane.ended and lane.current is not None)
-            return max(0, min(self.concurrency - live, work - (live - busy)))
-
-    def _start_lane(self) -> None:
-        with self._lock:
-            lane = _Lane(lane_id=len(self._lanes))
-            self._lanes[lane.lane_id] = lane
-        estimator = self.config.estimator
-        spec = LaneSpec(
-            lane_id=lane.lane_id, address=self.channel.address, authkey=self.channel.authkey,
-            function=None if isinstance(estimator, ScriptRunConfig) else estimator,
-        )
-        future = self.dispatcher.submit(spec, self._pool)
-        future.add_done_callback(lambda f, lane=lane: self._lane_ended(lane, f))
-
-    def _lane_ended(self, lane: _Lane, future: Any) -> None:
-        try:
-            future.result()
-            error = None
-        except BaseException as exc:  # the worker or the backend failed, not a trial
-            error = exc
-        self._lane_ends.put((lane, error))
-        self._wake.set()
-
-    def _collect_lane_ends(self) -> None:
-        while True:
-            try:
-                lane, error = self._lane_ends.get_nowait()
-            except queue.Empty:
-                return
-            with self._lock:
-                lane.ended = True
-                trial, lane.current = lane.current, None
-                if trial is not None:
-                    self._finish_trial(trial, self._lost(trial, lane, error))
-                if error is None or lane.trials:
-                    self._lane_failures = 0
-                    continue
-                self._lane_failures += 1
-                if self._lane_failures >= LANE_START_FAILURES:
-                    raise RuntimeError(_lane_failure_message(self.dispatcher.backend, error)) from error
 
     def _running_count(self) -> int:
         with self._lock:
@@ -662,14 +526,3 @@ def _storable(value: float | None, text: str | None) -> tuple[float | None, str 
 
 def _argument(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
-
-
-def _lane_failure_message(backend: str, error: BaseException) -> str:
-    message = f"the joblib backend {backend!r} could not run a trial: {type(error).__name__}: {error}"
-    if "pickl" in f"{type(error).__name__} {error} {error.__cause__}".lower():
-        message += (
-            ". The trial function, and everything it uses, must pickle (with cloudpickle) to reach "
-            "the worker processes: create locks, connections and open files inside the function, "
-            "or run the trials on threads with joblib.parallel_config(backend='threading')"
-        )
-    return message
