@@ -118,9 +118,7 @@ class Dispatcher:
         self._jobs = concurrency
 
     def run(self, lane: LaneSpec) -> int:
-        """Run one lane to its end (blocking); raises when the worker or backend is lost."""
-        if self.backend == "loky":
-            return self.submit(lane, None).result()
+        """Run one lane to its end through ``Parallel`` (blocking); raises when its worker is lost."""
         jobs: Any = self._jobs or self.n_jobs
         backend: Any = self.dask.backend() if self.dask is not None else self.backend
         result = Parallel(n_jobs=jobs, backend=backend, batch_size=1, pre_dispatch="n_jobs")(

@@ -65,7 +65,7 @@ class LaneFeeder:
             trial.host, trial.worker_pid = lane.host, lane.pid
             lane.trials += 1
         running = {"pid": lane.pid, "host": lane.host, "gpus": trial.gpus or None, "attempts": trial.attempts}
-        if trial.attempts == 1 and not trial.stored:  # a new trial: one row, already Running
+        if not trial.stored:  # a new trial: one row, already Running
             trial.stored = True
             self.store.insert_run(
                 id=trial.run_id, experiment=self.experiment, parent_id=self.parent_id, number=trial.number,
@@ -96,7 +96,7 @@ class LaneFeeder:
                     trial.status = RunStatus.RUNNING
                     lane.current = trial
                     return trial
-            if self._exhausted or (len(self._order) >= self.config.max_total_runs and not self._resume):
+            if self._budget_spent():
                 self._exhausted = True
                 return None
             gpus = self.slots.acquire(self._slot_request)
@@ -112,10 +112,12 @@ class LaneFeeder:
                 lane.current = trial
             return trial
 
+    def _budget_spent(self) -> bool:
+        """No new trial may be created: the sampler ran out, or max_total_runs (resumes aside)."""
+        return self._exhausted or (len(self._order) >= self.config.max_total_runs and not self._resume)
+
     def _no_work_left(self) -> bool:
-        return not self._retry and (
-            self._exhausted or (len(self._order) >= self.config.max_total_runs and not self._resume)
-        )
+        return not self._retry and self._budget_spent()
 
     def _lanes_wanted(self) -> int:
         """How many lanes to start now: one per free slot, no more than there is work for."""
