@@ -194,6 +194,40 @@ def test_one_lane_runs_its_trials_in_one_host_process_and_a_crash_costs_only_tha
     assert [c.get_metrics()["score"] for c in children if c.get_status() == "Completed"] == [0.0, 1.0, 3.0, 4.0]
 
 
+def warming_trial(step, mode):
+    run = Run.get_context()
+    # What the worker (the host's parent) has loaded, read before this trial imports anything.
+    with open(f"/proc/{os.getppid()}/maps") as fh:
+        run.log("worker_has_sklearn", "/sklearn/" in fh.read())
+    run.log("host_has_sklearn", "sklearn.linear_model" in sys.modules)
+    import sklearn.linear_model  # noqa: F401  (a heavy package the worker warms for later hosts)
+
+    if mode == "abort":
+        os.abort()
+    return float(step)
+
+
+def test_the_worker_warms_heavy_imports_only_when_it_forks_a_new_host(tmp_path):
+    # Warming right after each trial held the lane for the import (5 s for torch on a GPU machine)
+    # before it asked for the next trial; the worker now imports just before forking a new host.
+    modes = ["ok", "ok", "abort", "ok"]
+    config = HyperDriveConfig(
+        estimator=lambda step: warming_trial(step, modes[step]),
+        hyperparameter_sampling=GridParameterSampling({"step": choice(*range(len(modes)))}),
+        policy=NoTerminationPolicy(), primary_metric_name="score", primary_metric_goal="maximize",
+        max_concurrent_runs=1,
+    )
+    run = _finish(_submit(tmp_path, config))
+    children = sorted(run.get_children(), key=lambda c: c.get_details()["parameters"]["step"])
+    assert [c.get_status() for c in children] == ["Completed", "Completed", "Failed", "Completed"]
+    seen = {i: (c.get_metrics()["worker_has_sklearn"], c.get_metrics()["host_has_sklearn"])
+            for i, c in enumerate(children) if c.get_status() == "Completed"}
+    # Trial 1 runs in the first host after trial 0: the host has sklearn, the worker has not.
+    assert seen[1] == (0.0, 1.0)
+    # After the crash the worker imported sklearn before forking the fresh host, which starts with it.
+    assert seen[3] == (1.0, 1.0)
+
+
 def gated_trial(x, gate):
     deadline = time.time() + 60
     while not os.path.exists(gate) and time.time() < deadline:

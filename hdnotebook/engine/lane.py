@@ -121,6 +121,9 @@ class _TrialHost:
         self.pid: int | None = None
         self.gpus: list[str] | None = None
         self._conn: Connection | None = None
+        # Heavy modules earlier trials imported: the worker imports them just before it forks the
+        # next host (not after each trial, which would hold the lane for seconds, e.g. torch).
+        self._to_warm: list[str] = []
 
     def run(self, spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
         """Run one trial in the host (forking one first when needed) and supervise it."""
@@ -164,14 +167,16 @@ class _TrialHost:
             outcome = received[0]
             if stop and outcome.status == RunStatus.FAILED:
                 outcome.status, outcome.stop_reason = RunStatus.CANCELED, stop
-            imported, outcome.imported = outcome.imported, []
-            _warm_worker(imported)  # the next host starts with what this one had to import
+            self._to_warm.extend(outcome.imported)  # the next host starts with them loaded
+            outcome.imported = []
             return outcome
         if stop:
             return TrialOutcome(spec.run_id, RunStatus.CANCELED, stop_reason=stop)
         return TrialOutcome(spec.run_id, RunStatus.FAILED, error=_describe_exit(status))
 
     def _start(self, gpus: list[str] | None) -> None:
+        to_warm, self._to_warm = self._to_warm, []
+        _warm_worker(to_warm)
         parent_end, child_end = Pipe()
         pid = os.fork()
         if pid == 0:  # the host process
