@@ -47,7 +47,7 @@ from hdnotebook import (
     loguniform,
 )
 from hdnotebook.examples import train_mlp, train_sgd
-from hdnotebook.run import best_value
+from hdnotebook._vocab import best_value
 
 
 def policies(epochs: int) -> dict[str, object]:

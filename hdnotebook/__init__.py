@@ -50,7 +50,7 @@ _EXPORTS: dict[str, str] = {
     "Workspace": "workspace",
     "Experiment": "workspace",
     "Run": "run",
-    "HyperDriveRun": "run",
+    "HyperDriveRun": "experiment_run",
     "RunDetails": "widgets",
 }
 

@@ -315,7 +315,7 @@ class HyperDriveMagics(Magics):
             self._bind(args.out, run)
             self._show(run)
             return
-        from .run import TERMINAL_STATUSES
+        from ._vocab import TERMINAL_STATUSES
 
         live = [r for r in runs if r.get_status() not in TERMINAL_STATUSES]
         if not live:
@@ -367,7 +367,7 @@ def show_run_details(run: Any) -> None:
 # text views
 # ---------------------------------------------------------------------------------------------
 def _best(run: Any) -> tuple[float | None, str | None]:
-    from .run import best_value
+    from ._vocab import best_value
 
     best = run.get_best_run_by_primary_metric()
     if best is None:
@@ -395,7 +395,7 @@ class _Status:
 
     def refresh(self) -> bool:
         """Read the run again; whether anything shown changed."""
-        from .run import TERMINAL_STATUSES
+        from ._vocab import TERMINAL_STATUSES
 
         changed = False
         details = self.run.get_details()["properties"]

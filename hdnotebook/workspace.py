@@ -18,7 +18,8 @@ import time
 from typing import Any
 
 from .config import HyperDriveConfig, _warm_start_list
-from .run import HyperDriveRun, RunStatus, TERMINAL_STATUSES, new_parent_id
+from ._vocab import TERMINAL_STATUSES, RunStatus
+from .experiment_run import HyperDriveRun, new_parent_id
 from .store import Store, open_store
 
 __all__ = ["Workspace", "Experiment", "STORE_FILE"]
@@ -173,7 +174,7 @@ class Experiment:
         with _LIVE_LOCK:
             _LIVE[parent_id] = driver
         driver.start()
-        return HyperDriveRun(store, parent_id, controller=driver)
+        return HyperDriveRun(store, parent_id, controller=driver, resumer=resume_run)
 
     def resume(
         self,
@@ -211,7 +212,7 @@ class Experiment:
         store.flush()
         runs = store.parent_runs(self.name)
         with _LIVE_LOCK:
-            return [HyperDriveRun(store, r.id, controller=_LIVE.get(r.id)) for r in reversed(runs)]
+            return [HyperDriveRun(store, r.id, controller=_LIVE.get(r.id), resumer=resume_run) for r in reversed(runs)]
 
     def _mark_interrupted(self) -> None:
         store = self.store
@@ -370,4 +371,4 @@ def resume_run(
     with _LIVE_LOCK:
         _LIVE[run_id] = driver
     driver.start()
-    return HyperDriveRun(store, run_id, controller=driver)
+    return HyperDriveRun(store, run_id, controller=driver, resumer=resume_run)

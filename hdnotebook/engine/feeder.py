@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..estimator import ScriptRunConfig
-from ..run import RunStatus
+from .._vocab import RunStatus
 from .lane import LaneSpec
 from .trial import TrialOutcome, TrialSpec
 

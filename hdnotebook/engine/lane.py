@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection, Pipe
 from typing import Any, Callable
 
 from ..channel import ChannelClient
-from ..run import RunStatus
+from .._vocab import RunStatus
 from .trial import (
     LOST_DRIVER,
     POLL_SECONDS,

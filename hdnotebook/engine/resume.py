@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..run import RunStatus, TERMINAL_STATUSES, best_value
+from .._vocab import TERMINAL_STATUSES, best_value, trial_state
 from ..sampling.base import TrialRecord
 from ..store import RunRow, Store
 
@@ -104,18 +104,10 @@ def load_state(store: Store, parent: RunRow) -> ResumeState:
     return ResumeState(finished=finished, rerun=rerun, next_number=next_number, used_seconds=used)
 
 
-def _state_of(status: str) -> str:
-    return {
-        RunStatus.COMPLETED: "completed",
-        RunStatus.CANCELED: "stopped",
-        RunStatus.FAILED: "failed",
-    }.get(status, "running")
-
-
 def record_of(past: PastTrial, goal: str, number: int | None = None) -> TrialRecord:
     """A finished stored trial as a sampler sees it."""
     return TrialRecord(
-        number=past.number if number is None else number, params=past.params, state=_state_of(past.status),
+        number=past.number if number is None else number, params=past.params, state=trial_state(past.status),
         value=best_value(past.values, goal), intervals=len(past.values), curve=tuple(past.values),
     )
 

@@ -33,7 +33,7 @@ from ..config import HyperDriveConfig
 from ..estimator import ScriptRunConfig
 from ..policy.base import StopDecision
 from ..policy.none import NoTerminationPolicy
-from ..run import RunStatus, TERMINAL_STATUSES, best_value
+from .._vocab import TERMINAL_STATUSES, RunStatus, best_value, trial_state
 from ..sampling.base import TrialRecord
 from ..store import Store
 from .dispatch import Dispatcher
@@ -500,16 +500,8 @@ class ExperimentDriver(LaneFeeder):
 
 
 def _record(trial: _Trial, goal: str) -> TrialRecord:
-    if trial.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-        state = "running"
-    elif trial.status == RunStatus.COMPLETED:
-        state = "completed"
-    elif trial.status == RunStatus.CANCELED:
-        state = "stopped"
-    else:
-        state = "failed"
     return TrialRecord(
-        number=trial.number, params=trial.params, state=state,
+        number=trial.number, params=trial.params, state=trial_state(trial.status),
         value=best_value(trial.values, goal), intervals=len(trial.values), curve=tuple(trial.values),
     )
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Callable
 
+from .._vocab import RunStatus
 from ..channel import ChannelClient
 from ..run import (
     ENV_ADDRESS,
@@ -34,7 +35,6 @@ from ..run import (
     ENV_PRIMARY,
     ENV_RUN_ID,
     ENV_SYNC,
-    RunStatus,
     TrialStopped,
     _TrialRun,
     enter_trial,

@@ -7,38 +7,15 @@ calls :meth:`EarlyTerminationPolicy.check` each time a run logs the primary metr
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
 
+from .._vocab import GOALS, check_goal, metric_key
+
 __all__ = ["StopDecision", "EarlyTerminationPolicy", "metric_key", "check_goal"]
-
-GOALS = ("maximize", "minimize")
-
-
-def check_goal(goal: Any) -> str:
-    """Normalise a goal (``PrimaryMetricGoal`` or a string, any case) to ``maximize``/``minimize``."""
-    value = getattr(goal, "value", goal)
-    if isinstance(value, str):
-        name = {"max": "maximize", "min": "minimize"}.get(value.lower(), value.lower())
-        if name in GOALS:
-            return name
-    raise ValueError(
-        f"primary_metric_goal must be PrimaryMetricGoal.MAXIMIZE or PrimaryMetricGoal.MINIMIZE "
-        f"(or 'maximize'/'minimize', 'max'/'min'), got {goal!r}"
-    )
-
-
-def metric_key(value: float, goal: str) -> float:
-    """A sort key where larger is better under ``goal``; NaN counts as worst."""
-    v = float(value)
-    if math.isnan(v):
-        return -math.inf
-    return v if goal == "maximize" else -v
-
 
 @dataclass(frozen=True)
 class StopDecision:

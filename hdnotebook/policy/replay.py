@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
 
-from .base import EarlyTerminationPolicy, StopDecision, check_goal, metric_key
+from .._vocab import best_value, check_goal, metric_key
+from .base import EarlyTerminationPolicy, StopDecision
 
 __all__ = ["ReplayReport", "replay_policy", "compare_policies", "comparison_table"]
 
@@ -100,14 +101,6 @@ def _check_events(events: Iterable[Any]) -> list[tuple[Hashable, float]]:
     return checked
 
 
-def _best(values: Iterable[float], goal: str) -> float | None:
-    best = None
-    for v in values:
-        if best is None or metric_key(v, goal) > metric_key(best, goal):
-            best = v
-    return best
-
-
 def _seconds(
     durations: Mapping[Hashable, float], counts: Mapping[Hashable, int], used: Mapping[Hashable, int]
 ) -> tuple[float, float]:
@@ -160,7 +153,7 @@ def replay_policy(
             stopped[run_id] = decision
     used = len(kept)
     total = len(checked)
-    best_per_run = {rid: _best(vals, goal) for rid, vals in final.items()}
+    best_per_run = {rid: best_value(vals, goal) for rid, vals in final.items()}
     best_run_id = None
     for rid, best in best_per_run.items():
         if best_run_id is None or metric_key(best, goal) > metric_key(best_per_run[best_run_id], goal):  # type: ignore[arg-type]
@@ -179,7 +172,7 @@ def replay_policy(
         saved_fraction=1.0 - used / total if total else 0.0,
         best_run_id=best_run_id,
         best_run_stopped=best_run_id in stopped,
-        best_value_kept=_best(kept, goal),
+        best_value_kept=best_value(kept, goal),
         best_value=None if best_run_id is None else best_per_run[best_run_id],
         seconds_total=seconds_total,
         seconds_used=seconds_used,

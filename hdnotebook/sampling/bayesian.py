@@ -24,11 +24,11 @@ from ..space import (
     sample_configuration,
 )
 from . import _gp
+from .._vocab import GOALS
 from .base import ParameterSampling, TrialRecord
 
 __all__ = ["BayesianParameterSampling"]
 
-_GOALS = ("maximize", "minimize")
 #: extra noise variance (in standardised units) for partial or imputed evidence
 _PARTIAL_NOISE = 0.1
 _MISSING = object()
@@ -176,8 +176,8 @@ class BayesianParameterSampling(ParameterSampling):
     def suggest(
         self, trials: Sequence[TrialRecord], goal: str = "maximize", count: int = 1
     ) -> list[dict[str, Any]]:
-        if goal not in _GOALS:
-            raise ValueError(f"goal must be one of {_GOALS}, got {goal!r}")
+        if goal not in GOALS:
+            raise ValueError(f"goal must be one of {GOALS}, got {goal!r}")
         with _one_blas_thread():
             return self._suggest(trials, goal, count)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..run import TERMINAL_STATUSES, RunStatus
+from .._vocab import TERMINAL_STATUSES, RunStatus
 from ..store import MetricRow, RunRow, Store
 
 __all__ = [

@@ -31,8 +31,7 @@ import threading
 import time
 from typing import Any
 
-from ..policy.base import metric_key
-from ..run import TERMINAL_STATUSES, RunStatus
+from .._vocab import TERMINAL_STATUSES, RunStatus, best_value, metric_key
 from ..space import EXPRESSIONS
 from ..store import Changes, MetricRow, RunRow, Store
 
@@ -213,11 +212,7 @@ class RunDetailsModel:
     def _refresh_values(self, row: dict[str, Any], values: list[float | None]) -> None:
         row["intervals"] = len(values)
         row["last"] = values[-1] if values else None
-        best: float | None = None
-        for v in values:
-            if v is not None and (best is None or metric_key(v, self.goal) > metric_key(best, self.goal)):
-                best = v
-        row["best"] = best
+        row["best"] = best_value(values, self.goal)
 
     # -- what the views get ----------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:

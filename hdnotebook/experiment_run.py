@@ -1,0 +1,333 @@
+"""The parent side of runs: :class:`HyperDriveRun` and the child runs it reads from the store.
+
+A ``HyperDriveRun`` reads everything from the store (status, children, metrics, the best run), so
+one found again after a kernel restart (``experiment.get_runs()``) works like the live one. What it
+cannot read (waiting on, cancelling and resuming a live experiment) it asks of a
+:class:`RunController` that whoever created it passes in (the workspace passes the engine's
+driver), so this module imports nothing above the store.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ._vocab import TERMINAL_STATUSES, RunStatus, best_value, metric_key
+from .run import Run, _collect
+from .store import MetricRow, RunRow, Store
+
+__all__ = ["HyperDriveRun", "StoredRun", "RunController", "Resumer", "new_parent_id"]
+
+
+class RunController(Protocol):
+    """What a parent run asks of the engine that runs it (the live experiment's driver)."""
+
+    def wait_done(self, timeout: float | None = None) -> bool:
+        """Block until the experiment ends or ``timeout`` seconds pass; whether it ended."""
+
+    def cancel(self, reason: str = ...) -> None:
+        """Stop the experiment: no new trials; running ones are stopped."""
+
+    def cancel_run(self, run_id: str, reason: str = ...) -> None:
+        """Stop one trial."""
+
+
+#: ``resumer(store, run_id, config=..., **submit_options)``: continue a stored run, return it live
+Resumer = Callable[..., "HyperDriveRun"]
+
+def _iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1000):03d}Z"
+
+
+class StoredRun(Run):
+    """A child run as the store has it."""
+
+    def __init__(self, store: Store, run_id: str, row: RunRow | None = None) -> None:
+        super().__init__(run_id)
+        self._store = store
+        self._row = row
+
+    def _fresh(self) -> RunRow:
+        self._store.flush()
+        row = self._store.run(self.id)
+        if row is None:
+            raise LookupError(f"run {self.id!r} is not in the store {self._store.path}")
+        self._row = row
+        return row
+
+    @property
+    def number(self) -> int | None:
+        return (self._row or self._fresh()).number
+
+    def get_status(self) -> str:
+        return self._fresh().status
+
+    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
+        self._store.flush()
+        rows = self._store.metrics([self.id], name)
+        return _collect((m.name, m.logged) for m in rows)
+
+    def get_details(self) -> dict[str, Any]:
+        row = self._fresh()
+        d = row.details
+        details: dict[str, Any] = {
+            "runId": row.id,
+            "status": row.status,
+            "startTimeUtc": _iso(row.started),
+            "endTimeUtc": _iso(row.ended),
+            "parameters": dict(row.params),
+            "runDefinition": {"Arguments": list(d.get("arguments", []))},
+            "properties": {k: v for k, v in d.items() if k not in {"arguments", "traceback", "error"}},
+        }
+        if d.get("error"):
+            details["error"] = {"message": d["error"], "traceback": d.get("traceback", "")}
+        if d.get("stop"):
+            details["stopReason"] = d["stop"].get("reason") if isinstance(d["stop"], dict) else d["stop"]
+        return details
+
+    def get_parameters(self) -> dict[str, Any]:
+        """The sampled hyperparameters by name."""
+        return dict((self._row or self._fresh()).params)
+
+
+class HyperDriveRun(Run):
+    """The parent run of an experiment: its trials, their best, and control (SPEC §6, §9).
+
+    Returned by ``experiment.submit(config)`` (live) or found again by ``experiment.get_runs()``.
+    """
+
+    def __init__(
+        self, store: Store, run_id: str, controller: RunController | None = None, resumer: Resumer | None = None
+    ) -> None:
+        super().__init__(run_id)
+        self._store = store
+        self._controller = controller
+        self._resumer = resumer
+
+    # -- identity --------------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def _row(self) -> RunRow:
+        self._store.flush()
+        row = self._store.run(self.id)
+        if row is None:
+            raise LookupError(f"run {self.id!r} is not in the store {self._store.path}")
+        return row
+
+    @property
+    def experiment_name(self) -> str:
+        return self._row().experiment
+
+    @property
+    def primary_metric_name(self) -> str:
+        return self._row().details["primary_metric_name"]
+
+    @property
+    def goal(self) -> str:
+        return self._row().details["goal"]
+
+    def get_status(self) -> str:
+        return self._row().status
+
+    def get_details(self) -> dict[str, Any]:
+        row = self._row()
+        return {
+            "runId": row.id,
+            "status": row.status,
+            "startTimeUtc": _iso(row.started),
+            "endTimeUtc": _iso(row.ended),
+            "properties": dict(row.details),
+        }
+
+    # -- children --------------------------------------------------------------------------------
+    def get_children(self) -> list[StoredRun]:
+        """Every trial run, in creation order."""
+        self._store.flush()
+        return [StoredRun(self._store, r.id, r) for r in self._store.child_runs(self.id)]
+
+    def get_metrics(self, name: str | None = None) -> dict[str, dict[str, Any]]:
+        """``child run id -> its metrics``, as HyperDrive returns for a parent run."""
+        self._store.flush()
+        children = self._store.child_runs(self.id)
+        rows = self._store.metrics([c.id for c in children], name)
+        per_run: dict[str, list[tuple[str, Any]]] = {c.id: [] for c in children}
+        for m in rows:
+            per_run[m.run_id].append((m.name, m.logged))
+        return {rid: _collect(vals) for rid, vals in per_run.items()}
+
+    def primary_values(self) -> dict[str, list[float]]:
+        """The primary-metric values of every child, in logging order."""
+        self._store.flush()
+        children = self._store.child_runs(self.id)
+        out: dict[str, list[float]] = {c.id: [] for c in children}
+        for m in self._store.metrics([c.id for c in children], self.primary_metric_name):
+            if m.value is not None:
+                out[m.run_id].append(m.value)
+        return out
+
+    def get_best_run_by_primary_metric(self) -> StoredRun | None:
+        """The child with the best primary metric, or ``None`` when no child logged it.
+
+        A run's value is the best one it logged, by the goal (NaN counts as worst); runs that
+        Completed or were Canceled (stopped early) count, Failed runs do not.
+        """
+        goal = self.goal
+        values = self.primary_values()
+        best: tuple[float, StoredRun] | None = None
+        for child in self.get_children():
+            if child.get_status() == RunStatus.FAILED:
+                continue
+            value = best_value(values.get(child.id, []), goal)
+            if value is None or math.isnan(value):
+                continue
+            if best is None or metric_key(value, goal) > metric_key(best[0], goal):
+                best = (value, child)
+        return best[1] if best else None
+
+    def metric_events(self) -> list[MetricRow]:
+        """Every primary-metric row of the children in the order the engine received them."""
+        self._store.flush()
+        children = self._store.child_runs(self.id)
+        return self._store.metrics([c.id for c in children], self.primary_metric_name)
+
+    # -- control ---------------------------------------------------------------------------------
+    def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
+                            raise_on_error: bool = False, poll_seconds: float = 0.5) -> dict[str, Any]:
+        """Block until the experiment ends; returns :meth:`get_details`.
+
+        With ``show_output=True`` it prints a text progress line per change. Interrupting the
+        waiting cell (Ctrl-C, the stop button) stops the waiting, not the experiment.
+        """
+        last = ""
+        try:
+            while True:
+                status = self.get_status()
+                if show_output:
+                    line = self.progress_line()
+                    if line != last:
+                        print(line, flush=True)
+                        last = line
+                if status in TERMINAL_STATUSES:
+                    break
+                if self._controller is not None:
+                    self._controller.wait_done(poll_seconds)
+                else:
+                    time.sleep(poll_seconds)
+        except KeyboardInterrupt:
+            print(
+                f"Stopped waiting; experiment run {self.id} goes on in the background "
+                "(hyperdrive_run.cancel() stops it).",
+                file=sys.stderr,
+            )
+            return self.get_details()
+        if show_output:
+            print(self.summary_table(), flush=True)
+        details = self.get_details()
+        if raise_on_error and details["status"] == RunStatus.FAILED:
+            raise RuntimeError(f"experiment run {self.id} failed: {details['properties'].get('error')}")
+        return details
+
+    def cancel(self) -> None:
+        """Stop the experiment: no new trials; running ones are stopped and end Canceled."""
+        if self._controller is not None:
+            self._controller.cancel("canceled by the user")
+        else:
+            self._store.add_event(self.id, "cancel_requested", {"reason": "canceled by the user"})
+            self._store.flush()
+
+    def cancel_child(self, run_id: str) -> None:
+        """Stop one trial (it ends Canceled)."""
+        if self._controller is not None:
+            self._controller.cancel_run(run_id, "canceled by the user")
+        else:
+            self._store.add_event(run_id, "cancel_requested", {"reason": "canceled by the user"})
+            self._store.flush()
+
+    def resume(self, config: Any = None, **submit_options: Any) -> HyperDriveRun:
+        """Continue this experiment run after a kernel restart, a crash or a cancel (same run id).
+
+        Finished trials count toward the budget and are what the sampler and the policy start
+        from; trials that were running are run again as new runs with the same parameters.
+        ``config``: the ``HyperDriveConfig`` to go on with (default: the one stored at submit);
+        ``submit_options``: ``backend``, ``n_jobs``, ``channel_host`` as for ``submit``. Returns the
+        live run; this object follows it too.
+        """
+        if self._resumer is None:
+            raise RuntimeError(
+                f"experiment run {self.id} was opened without its workspace and cannot be resumed from "
+                "here; use Experiment(workspace, name).resume(run_id) or a run from experiment.get_runs()"
+            )
+        live = self._resumer(self._store, self.id, config=config, **submit_options)
+        self._controller = live._controller
+        return live
+
+    def replay(self, policy: Any) -> Any:
+        """What-if: which runs ``policy`` would have stopped in this experiment, and what it saves.
+
+        Replays the primary-metric values in the order the engine received them (the order a live
+        policy sees), so a replay of the policy that ran agrees with what happened.
+        """
+        from .policy.replay import replay_policy
+
+        events = [(m.run_id, m.value) for m in self.metric_events() if m.value is not None]
+        return replay_policy(policy, events, self.goal)
+
+    # -- text views ------------------------------------------------------------------------------
+    def progress_line(self) -> str:
+        children = self._store.child_runs(self.id)
+        row = self._row()
+        counts: dict[str, int] = {}
+        for c in children:
+            counts[c.status] = counts.get(c.status, 0) + 1
+        total = row.details.get("max_total_runs", "?")
+        best = self.get_best_run_by_primary_metric()
+        best_text = ""
+        if best is not None:
+            value = best_value(self.primary_values()[best.id], self.goal)
+            best_text = f" | best {self.primary_metric_name}={value:.4g} ({best.id})"
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        return f"[{row.status}] {len(children)}/{total} runs: {parts}{best_text}"
+
+    def summary_table(self, limit: int = 20) -> str:
+        """A plain-text table of the runs, best first."""
+        goal = self.goal
+        values = self.primary_values()
+        rows = []
+        for c in self.get_children():
+            row = c._row or c._fresh()
+            rows.append((best_value(values.get(c.id, []), goal), row))
+        rows.sort(key=lambda t: -metric_key(t[0], goal) if t[0] is not None else math.inf)
+        names = list(rows[0][1].params) if rows else []
+        header = ["run", "status", self.primary_metric_name, "intervals", *names]
+        lines = [header]
+        for value, row in rows[:limit]:
+            lines.append([
+                row.id.rsplit("_", 1)[-1], row.status,
+                "" if value is None else f"{value:.4g}", str(len(values.get(row.id, []))),
+                *(_short(row.params.get(n)) for n in names),
+            ])
+        widths = [max(len(str(r[i])) for r in lines) for i in range(len(header))]
+        return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in lines)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{self.progress_line()}</pre>"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def new_parent_id() -> str:
+    return f"HD_{uuid.uuid4().hex[:12]}"
+
+
