@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ._vocab import TERMINAL_STATUSES, RunStatus, best_value, metric_key
 from .run import Run, _collect
+from .space import expression_from_repr
 from .store import MetricRow, RunRow, Store
 
 __all__ = ["HyperDriveRun", "StoredRun", "RunController", "Resumer", "new_parent_id"]
@@ -279,6 +280,57 @@ class HyperDriveRun(Run):
 
         events = [(m.run_id, m.value) for m in self.metric_events() if m.value is not None]
         return replay_policy(policy, events, self.goal)
+
+    # -- analysis --------------------------------------------------------------------------------
+    def to_dataframe(self) -> Any:
+        """One row per run, as a pandas ``DataFrame`` (pandas is imported only here).
+
+        Columns: ``run_id``, ``number``, ``status``, ``params_<name>`` per hyperparameter,
+        ``best_value`` and ``last_value`` of the primary metric, ``intervals`` (primary values
+        logged), ``duration_s``, ``stop_reason`` and ``error``::
+
+            df = hyperdrive_run.to_dataframe()
+            df.sort_values("best_value", ascending=False).head()
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - pandas comes with the test extra
+            raise ImportError("to_dataframe() needs pandas: pip install pandas") from exc
+        goal = self.goal
+        values = self.primary_values()
+        names = list(self._row().details.get("space") or {})
+        records = []
+        for row in self._store.child_runs(self.id):
+            logged = values.get(row.id, [])
+            stop = row.details.get("stop")
+            record: dict[str, Any] = {"run_id": row.id, "number": row.number, "status": row.status}
+            record.update({f"params_{n}": row.params.get(n) for n in names or row.params})
+            record.update(
+                best_value=best_value(logged, goal),
+                last_value=logged[-1] if logged else None,
+                intervals=len(logged),
+                duration_s=(row.ended - row.started) if row.started and row.ended else None,
+                stop_reason=stop.get("reason") if isinstance(stop, dict) else stop,
+                error=row.details.get("error"),
+            )
+            records.append(record)
+        return pd.DataFrame.from_records(records)
+
+    def get_param_importances(self, seed: int = 0) -> dict[str, float]:
+        """How much each hyperparameter matters to the primary metric, most important first.
+
+        Computed from the runs that Completed (a run stopped early has only a partial value), as
+        the share of the metric's variance each parameter's main effect explains; the shares sum
+        to 1 (see :func:`hdnotebook.insight.param_importances`). Needs scikit-learn.
+        """
+        from .insight import param_importances
+
+        space = {n: expression_from_repr(t) for n, t in (self._row().details.get("space") or {}).items()}
+        values = self.primary_values()
+        done = [r for r in self._store.child_runs(self.id) if r.status == RunStatus.COMPLETED]
+        return param_importances(
+            space, [r.params for r in done], [best_value(values.get(r.id, []), self.goal) for r in done], seed=seed
+        )
 
     # -- text views ------------------------------------------------------------------------------
     def progress_line(self) -> str:

@@ -22,6 +22,7 @@ This module is part of the pure core: no threads, no files, no I/O.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import math
 from abc import ABC, abstractmethod
@@ -44,6 +45,7 @@ __all__ = [
     "qnormal",
     "qlognormal",
     "EXPRESSIONS",
+    "expression_from_repr",
     "validate_space",
     "sample_configuration",
     "grid_size",
@@ -492,6 +494,26 @@ EXPRESSIONS: dict[str, Any] = {
     "qnormal": qnormal,
     "qlognormal": qlognormal,
 }
+
+
+def expression_from_repr(text: str) -> ParameterExpression:
+    """Read an expression back from its ``repr`` (as stored with a run), without ``eval``.
+
+    >>> expression_from_repr("loguniform(-6, -1)")
+    loguniform(-6, -1)
+    >>> expression_from_repr("choice('relu', 'tanh')").grid_values()
+    ['relu', 'tanh']
+
+    Raises:
+        ValueError: ``text`` is not a call of one of :data:`EXPRESSIONS` with literal arguments.
+    """
+    try:
+        call = ast.parse(text, mode="eval").body
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in EXPRESSIONS:
+            return EXPRESSIONS[call.func.id](*(ast.literal_eval(a) for a in call.args))
+    except (SyntaxError, ValueError, TypeError) as exc:
+        raise ValueError(f"not a parameter expression: {text!r} ({exc})") from exc
+    raise ValueError(f"not a parameter expression: {text!r}; expected one of {', '.join(EXPRESSIONS)}(...)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,3 +84,43 @@ def test_ranking_agrees_with_optunas_fanova_on_the_same_trials():
         rhos.append(spearmanr([ours[n] for n in space], [theirs[n] for n in space]).statistic)
         assert set(list(ours)[:2]) == {"lr", "depth"}  # the truth: their variances are 0.16 and 0.12
     assert np.median(rhos) >= 0.8, rhos
+
+
+def _known_truth_trial(lr, units, spare):
+    from hdnotebook import Run
+
+    run = Run.get_context()
+    value = 1.0 - 0.2 * (math.log(lr) + 4) ** 2 / 9
+    for step in range(3):
+        run.log("accuracy", value * (step + 1) / 3)
+    if units == 64 and spare > 0.9:
+        raise RuntimeError("a failed run: in the table with its error, not in the importances")
+
+
+def test_a_finished_experiment_exports_a_dataframe_and_ranks_its_parameters(tmp_path):
+    pytest.importorskip("pandas", reason="to_dataframe needs pandas (the test extra installs it)")
+    from hdnotebook import (Experiment, HyperDriveConfig, NoTerminationPolicy, RandomParameterSampling,
+                            Workspace)
+
+    config = HyperDriveConfig(
+        estimator=_known_truth_trial,
+        hyperparameter_sampling=RandomParameterSampling(
+            {"lr": loguniform(-7, -1), "units": choice(32, 64), "spare": uniform(0, 1)}, seed=2),
+        policy=NoTerminationPolicy(), primary_metric_name="accuracy", primary_metric_goal="maximize",
+        max_total_runs=40, max_concurrent_runs=2)
+    run = Experiment(Workspace(tmp_path / "ws"), "insight").submit(config)
+    run.wait_for_completion()
+    df = run.to_dataframe()
+    children = run.get_children()
+    assert len(df) == len(children) == 40
+    assert list(df.columns) == ["run_id", "number", "status", "params_lr", "params_units", "params_spare",
+                                "best_value", "last_value", "intervals", "duration_s", "stop_reason", "error"]
+    failed = df[df.status == "Failed"]
+    assert len(failed) == sum(c.get_status() == "Failed" for c in children) >= 1
+    assert failed.error.str.contains("a failed run").all()
+    completed = df[df.status == "Completed"]
+    assert (completed.intervals == 3).all() and (completed.best_value == completed.last_value).all()
+    best = run.get_best_run_by_primary_metric()
+    assert df.loc[df.best_value.idxmax(), "run_id"] == best.id
+    importances = run.get_param_importances()
+    assert list(importances)[0] == "lr" and importances["lr"] > 0.8

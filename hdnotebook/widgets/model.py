@@ -24,7 +24,6 @@ not run, over the intervals run plus those not run.
 
 from __future__ import annotations
 
-import ast
 import copy
 import math
 import threading
@@ -32,7 +31,7 @@ import time
 from typing import Any
 
 from .._vocab import TERMINAL_STATUSES, RunStatus, best_value, metric_key
-from ..space import EXPRESSIONS
+from ..space import expression_from_repr
 from ..store import Changes, MetricRow, RunRow, Store
 
 __all__ = ["RunDetailsModel", "apply_message", "curves", "param_axes", "json_number"]
@@ -70,15 +69,13 @@ def param_axes(space: dict[str, str]) -> list[dict[str, Any]]:
         axis: dict[str, Any] = {"name": name, "expr": text, "kind": None, "log": False,
                                 "categorical": False, "values": None}
         try:
-            call = ast.parse(text, mode="eval").body
-            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in EXPRESSIONS:
-                args = [ast.literal_eval(a) for a in call.args]
-                expr = EXPRESSIONS[call.func.id](*args)
-                axis.update(kind=expr.kind, log=bool(expr.is_log), categorical=bool(expr.is_categorical))
-                if expr.is_categorical:
-                    axis["values"] = [_json_value(v) for v in expr.grid_values()]
-        except (SyntaxError, ValueError, TypeError):
-            pass
+            expr = expression_from_repr(text)
+        except ValueError:
+            expr = None
+        if expr is not None:
+            axis.update(kind=expr.kind, log=bool(expr.is_log), categorical=bool(expr.is_categorical))
+            if expr.is_categorical:
+                axis["values"] = [_json_value(v) for v in expr.grid_values()]
         axes.append(axis)
     return axes
 
