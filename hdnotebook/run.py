@@ -41,6 +41,8 @@ ENV_KEY = "HDNOTEBOOK_KEY"
 ENV_RUN_ID = "HDNOTEBOOK_RUN_ID"
 ENV_PRIMARY = "HDNOTEBOOK_PRIMARY_METRIC"
 ENV_SYNC = "HDNOTEBOOK_SYNC_PRIMARY"
+#: the run's folder (see :mod:`hdnotebook.run_files`), for a script trial
+ENV_RUN_DIR = "HDNOTEBOOK_RUN_DIR"
 
 
 class TrialStopped(BaseException):
@@ -190,6 +192,8 @@ class _TrialRun(Run):
         self._closed = False
         self._flusher: threading.Thread | None = None
         self.primary_logged = False
+        #: the run's folder (its outputs and uploaded files), when it has one
+        self.run_directory: str | None = os.environ.get(ENV_RUN_DIR) or None
 
     @classmethod
     def from_environment(cls) -> _TrialRun:

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import run_files
 from ..channel import ChannelServer
 from ..config import HyperDriveConfig
 from ..estimator import ScriptRunConfig
@@ -151,6 +152,13 @@ class ExperimentDriver(LaneFeeder):
             capacity.append(gpu_capacity)
         self.concurrency = max(1, min(capacity))
         self.dispatcher.configure(self.concurrency)
+        self.workspace_path = os.path.dirname(store.path)
+        #: a script experiment runs from a snapshot of its source_directory taken now, as on Azure ML
+        self._snapshot: str | None = None
+        if isinstance(config.estimator, ScriptRunConfig):
+            self._snapshot = run_files.take_snapshot(
+                config.estimator.source_directory, run_files.snapshot_directory(self.workspace_path, parent_id),
+                skip=[self.workspace_path])
         self._warm = [] if self.sampler.name == "grid" else list(warm_start or [])
         self._resume: list[PastTrial] = []
         self._next_number = 0
@@ -358,10 +366,12 @@ class ExperimentDriver(LaneFeeder):
             primary_metric=self.primary,
             sync_primary=self.policy_active,
             gpus=trial.gpus if self._expose_gpus else None,
+            run_directory=run_files.run_directory(self.workspace_path, trial.run_id),
         )
         if isinstance(estimator, ScriptRunConfig):
-            spec.script_path = os.path.abspath(estimator.script_path)
-            spec.source_directory = os.path.abspath(estimator.source_directory)
+            assert self._snapshot is not None
+            spec.script_path = os.path.join(self._snapshot, estimator.script)
+            spec.source_directory = self._snapshot
             spec.arguments = trial.arguments
         return spec
 

@@ -25,14 +25,16 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from numbers import Real
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
+from .. import run_files
 from .._vocab import RunStatus
 from ..channel import ChannelClient
 from ..run import (
     ENV_ADDRESS,
     ENV_KEY,
     ENV_PRIMARY,
+    ENV_RUN_DIR,
     ENV_RUN_ID,
     ENV_SYNC,
     TrialStopped,
@@ -64,6 +66,9 @@ class TrialSpec:
     arguments: list[str] = field(default_factory=list)
     gpus: list[str] | None = None
     grace_seconds: float = 2.0
+    #: the run's folder (:mod:`hdnotebook.run_files`); a script runs in a copy of
+    #: ``source_directory`` (the experiment's snapshot) made there
+    run_directory: str | None = None
 
 
 @dataclass
@@ -107,6 +112,7 @@ def _call_function(spec: TrialSpec, process_wide: bool, client: ChannelClient | 
         spec.sync_primary,
         spec.params,
     )
+    run.run_directory = spec.run_directory  # where upload_file and log_image put the run's files
     token = enter_trial(run, process_wide)
     outcome = TrialOutcome(spec.run_id, RunStatus.COMPLETED, pid=os.getpid(), started=time.time())
     try:
@@ -248,12 +254,20 @@ def _run_script(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
     })
     if spec.gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpus)
-    command = [sys.executable, spec.script_path, *spec.arguments]
+    script_path, cwd = spec.script_path, spec.source_directory
     started = time.time()
-    with tempfile.TemporaryFile() as output:
+    if spec.run_directory is not None:  # its own copy of the snapshot, its own outputs/ and logs/
+        try:
+            cwd = run_files.prepare_working_directory(spec.source_directory, spec.run_directory)
+        except OSError as exc:
+            return TrialOutcome(spec.run_id, RunStatus.FAILED, error=f"could not make the run's working directory: {exc}")
+        script_path = os.path.join(cwd, os.path.relpath(spec.script_path, spec.source_directory or "."))
+        env[ENV_RUN_DIR] = spec.run_directory
+    command = [sys.executable, script_path, *spec.arguments]
+    with _output_file(spec.run_directory) as output:
         try:
             proc = subprocess.Popen(
-                command, cwd=spec.source_directory or None, env=env, stdout=output,
+                command, cwd=cwd or None, env=env, stdout=output,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
         except OSError as exc:
@@ -292,6 +306,15 @@ def _run_script(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
         )
         outcome.traceback = tail[-5000:]
     return outcome
+
+
+def _output_file(run_directory: str | None) -> IO[bytes]:
+    """Where a script's standard output and error go: the run's driver log, else a temporary file."""
+    if run_directory is None:
+        return tempfile.TemporaryFile()
+    path = os.path.join(run_files.files_directory(run_directory), run_files.DRIVER_LOG)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return open(path, "w+b")
 
 
 def _wait_status(proc: subprocess.Popen[bytes]) -> int:
