@@ -221,11 +221,11 @@ def read_run_json(run_dir: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def update_run_json(run_dir: str, key: str, values: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``values`` into ``run.json[key]`` (written atomically); returns the merged dict."""
+def update_run_json(run_dir: str, key: str, values: dict[str, Any], replace: bool = False) -> dict[str, Any]:
+    """Merge ``values`` into ``run.json[key]`` (or replace it); written atomically; returns the result."""
     os.makedirs(run_dir, exist_ok=True)
     data = read_run_json(run_dir)
-    merged = {**data.get(key, {}), **values}
+    merged = dict(values) if replace else {**data.get(key, {}), **values}
     data[key] = merged
     fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".json", dir=run_dir)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

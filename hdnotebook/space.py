@@ -36,6 +36,7 @@ from scipy.special import ndtr, ndtri
 __all__ = [
     "ParameterExpression",
     "choice",
+    "randint",
     "uniform",
     "loguniform",
     "normal",
@@ -434,12 +435,46 @@ class QLogNormal(_Quantised, LogNormal):
         return self._is_multiple(value) and float(value) >= 0
 
 
+class RandInt(ParameterExpression):
+    """``randint(upper)``: an integer in ``[0, upper)``, each equally likely (HyperDrive SDK v1).
+
+    Nearby integers are not assumed to behave alike (a random seed, say); the unit-cube encoding
+    keeps one coordinate, so a large ``upper`` costs nothing. Grid sampling does not take it.
+    """
+
+    kind = "randint"
+    is_discrete = True
+
+    def __init__(self, upper: Any) -> None:
+        if isinstance(upper, bool) or not isinstance(upper, Integral) or upper <= 0:
+            raise ValueError(f"randint(upper): upper must be a positive int (the exclusive bound), got {upper!r}")
+        self.upper = int(upper)
+        self._args = (self.upper,)
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return int(rng.integers(self.upper))
+
+    def to_unit(self, value: Any) -> float:
+        return (int(value) + 0.5) / self.upper
+
+    def from_unit(self, u: float) -> Any:
+        return max(0, min(int(float(u) * self.upper), self.upper - 1))
+
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, Integral) and not isinstance(value, bool) and 0 <= value < self.upper
+
+
 # ---------------------------------------------------------------------------------------------
 # the public constructors of SPEC §1
 # ---------------------------------------------------------------------------------------------
 def choice(*values: Any) -> Choice:
     """One of ``values``: ``choice(16, 32, 64)``, ``choice(range(1, 5))``, ``choice([0.1, 0.2])``."""
     return Choice(*values)
+
+
+def randint(upper: int) -> RandInt:
+    """An integer in ``[0, upper)``, each equally likely: ``randint(1000)`` for a seed."""
+    return RandInt(upper)
 
 
 def uniform(low: float, high: float) -> Uniform:
@@ -485,6 +520,7 @@ def qlognormal(mu: float, sigma: float, q: float) -> QLogNormal:
 #: The expression constructors by name, as the magic and the widget spell them.
 EXPRESSIONS: dict[str, Any] = {
     "choice": choice,
+    "randint": randint,
     "uniform": uniform,
     "loguniform": loguniform,
     "normal": normal,

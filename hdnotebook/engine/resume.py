@@ -47,6 +47,10 @@ class PastTrial:
     values: list[float] = field(default_factory=list)
     arguments: list[str] = field(default_factory=list)
     attempts: int = 1
+    #: arguments added after the hyperparameters (``--resume-from <outputs>`` for a resumed child)
+    extra_arguments: list[str] = field(default_factory=list)
+    #: a run of an earlier experiment this trial resumes (``resume_child_runs``)
+    resumed_from: str | None = None
 
 
 @dataclass

@@ -167,6 +167,12 @@ class ExperimentDriver(LaneFeeder):
             self._take_over(resume)
         else:
             self._resume = [PastTrial("", -1, dict(p), RunStatus.QUEUED) for p in resume or []]
+            # runs of earlier experiments to resume from their outputs (HyperDrive's resume_child_runs)
+            self._resume += [
+                PastTrial("", -1, dict(c["params"]), RunStatus.QUEUED, resumed_from=c["run_id"],
+                          extra_arguments=["--resume-from", c["outputs"]])
+                for c in getattr(config, "resume_child_runs", None) or []
+            ]
         if channel_host is None:
             channel_host = dask.channel_host() if dask is not None else "127.0.0.1"
         self.channel = ChannelServer(self._handle, host=channel_host)
@@ -321,9 +327,11 @@ class ExperimentDriver(LaneFeeder):
             return [*self._warm, *records]
 
     def _next_params(self) -> dict[str, Any] | None:
+        self._resuming = None
         if self._resume:
             past = self._resume[0]
             self._rerun_of = past.run_id or None
+            self._resuming = past
             return self._resume.pop(0).params
         self._rerun_of = None
         proposals = self.sampler.suggest(self._records(), self.goal, 1)
@@ -340,10 +348,15 @@ class ExperimentDriver(LaneFeeder):
             arguments = [*estimator.arguments]
             for name, value in params.items():
                 arguments += [f"--{name.lstrip('-')}", _argument(value)]  # "--lr" in the space stays "--lr"
+        resuming = getattr(self, "_resuming", None)
+        details: dict[str, Any] = {"rerun_of": rerun_of} if rerun_of else {}
+        if resuming is not None and resuming.resumed_from:
+            arguments += resuming.extra_arguments
+            details["resumed_from"] = resuming.resumed_from
         trial = _Trial(
             run_id=run_id, number=number, params=dict(params), arguments=arguments, gpus=gpus, rerun_of=rerun_of,
             status=RunStatus.RUNNING, attempts=1, created=time.time(),
-            details={"arguments": arguments, "gpus": gpus, **({"rerun_of": rerun_of} if rerun_of else {})},
+            details={"arguments": arguments, "gpus": gpus, **details},
         )
         with self._lock:
             self._trials[run_id] = trial
@@ -373,6 +386,7 @@ class ExperimentDriver(LaneFeeder):
             spec.script_path = os.path.join(self._snapshot, estimator.script)
             spec.source_directory = self._snapshot
             spec.arguments = trial.arguments
+            spec.environment = dict(getattr(estimator, "environment_variables", None) or {})
         return spec
 
     def _finish_trial(self, trial: _Trial, outcome: TrialOutcome) -> None:

@@ -69,6 +69,8 @@ class TrialSpec:
     #: the run's folder (:mod:`hdnotebook.run_files`); a script runs in a copy of
     #: ``source_directory`` (the experiment's snapshot) made there
     run_directory: str | None = None
+    #: variables set for a script trial (an environment's ``environment_variables``)
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -243,7 +245,7 @@ def _describe_exit(status: int) -> str:
 # ---------------------------------------------------------------------------------------------
 def _run_script(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
     assert spec.script_path is not None
-    env = dict(os.environ)
+    env = {**os.environ, **spec.environment}
     env.update({
         ENV_ADDRESS: f"{spec.address[0]}:{spec.address[1]}",
         ENV_KEY: spec.authkey.hex(),

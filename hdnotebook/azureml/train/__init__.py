@@ -1,0 +1,1 @@
+"""``azureml.train``: HyperDrive (:mod:`.hyperdrive`) and the estimators."""
