@@ -25,7 +25,9 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from ... import run_files
-from ...run import TERMINAL_STATUSES, Run as _BaseRun, RunStatus, _StoredRun
+from ..._vocab import TERMINAL_STATUSES, RunStatus
+from ...experiment_run import StoredRun as _StoredRun
+from ...run import Run as _BaseRun
 from .._local import announce
 from .._metric_values import decode_metrics, encode_row, encode_table, first_error_line
 from ..exceptions import ActivityFailedException, UserErrorException

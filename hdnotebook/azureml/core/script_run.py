@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...run import RunStatus
+from ..._vocab import RunStatus
 from .run import Run
 
 __all__ = ["ScriptRun"]

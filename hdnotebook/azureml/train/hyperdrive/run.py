@@ -14,8 +14,8 @@ import math
 import time
 from typing import Any
 
-from ....run import HyperDriveRun as _EngineHyperDriveRun, TERMINAL_STATUSES, RunStatus, best_value
-from ....policy.base import metric_key
+from ...._vocab import TERMINAL_STATUSES, RunStatus, best_value, metric_key
+from ....experiment_run import HyperDriveRun as _EngineHyperDriveRun
 from ...core.run import Run, _AzureRunAPI
 from ..._metric_values import first_error_line
 from ...exceptions import ActivityFailedException
@@ -39,13 +39,13 @@ class HyperDriveRun(_AzureRunAPI, _EngineHyperDriveRun):
     def __init__(self, experiment: Any, run_id: str, hyperdrive_config: Any = None, **kwargs: Any) -> None:
         if not isinstance(run_id, str):
             raise TypeError(f"HyperDriveRun(experiment, run_id): run_id must be a str, got {run_id!r}")
-        from ....workspace import _LIVE, _LIVE_LOCK
+        from ....workspace import _LIVE, _LIVE_LOCK, resume_run
 
         controller = kwargs.get("_controller")
         if controller is None:
             with _LIVE_LOCK:
                 controller = _LIVE.get(run_id)
-        super().__init__(experiment.store, run_id, controller=controller)
+        super().__init__(experiment.store, run_id, controller=controller, resumer=resume_run)
         self._experiment = experiment
         self._hyperdrive_config = hyperdrive_config
 

@@ -20,7 +20,7 @@ from typing import Any
 from .... import run_files
 from ....config import HyperDriveConfig as _EngineConfig, PrimaryMetricGoal
 from ....policy.none import NoTerminationPolicy
-from ....run import TERMINAL_STATUSES
+from ...._vocab import TERMINAL_STATUSES
 from ...exceptions import TrainingException
 
 __all__ = ["HyperDriveConfig", "HyperDriveRunConfig", "PrimaryMetricGoal"]
