@@ -21,6 +21,7 @@ from hdnotebook.space import (
     qloguniform,
     qnormal,
     quniform,
+    randint,
     sample_configuration,
     to_unit,
     uniform,
@@ -63,6 +64,7 @@ EXPRESSION_STRATEGIES = {
     "qloguniform": st.builds(lambda lo, w, q: qloguniform(lo, lo + w, q), st.floats(-3, 5), _log_width, _q),
     "qnormal": st.builds(qnormal, _centre, _sigma, _q),
     "qlognormal": st.builds(qlognormal, st.floats(-3, 3), st.floats(0.01, 2), _q),
+    "randint": st.builds(randint, st.integers(1, 10_000)),
 }
 any_expression = st.one_of(*EXPRESSION_STRATEGIES.values())
 
