@@ -108,44 +108,67 @@ def test_bandit_never_stops_a_run_alone_at_its_interval():
 @pytest.mark.parametrize(
     ("goal", "histories", "median"),
     [
-        ("maximize", {"a": [0.8, 0.9], "b": [0.7, 0.8], "c": [0.1, 0.2]}, 0.75),
-        ("minimize", {"a": [0.2, 0.1], "b": [0.3, 0.2], "c": [0.9, 0.8]}, 0.25),
+        ("maximize", {"a": [0.8, 0.9], "b": [0.7, 0.8], "d": [0.6, 0.7], "c": [0.1, 0.2]}, 0.75),
+        ("minimize", {"a": [0.2, 0.1], "b": [0.3, 0.2], "d": [0.4, 0.3], "c": [0.9, 0.8]}, 0.25),
     ],
 )
-def test_median_stops_a_run_whose_best_is_worse_than_the_median_of_running_averages(
+def test_median_stops_a_run_whose_best_is_worse_than_the_median_of_the_others_running_averages(
     goal, histories, median
 ):
     policy = MedianStoppingPolicy()
     decision = policy.check("c", histories, goal)
     assert decision is not None
-    assert decision.threshold == pytest.approx(median)
+    assert decision.threshold == pytest.approx(median)  # a, b, d: 0.85, 0.75, 0.65 (c not in it)
     assert decision.value == pytest.approx(0.2 if goal == "maximize" else 0.8)
-    assert "median of the running averages of 3 runs" in decision.reason
+    assert "median of the running averages of 3 other runs" in decision.reason
     assert policy.check("b", histories, goal) is None
     assert policy.check("a", histories, goal) is None
 
 
+def test_median_leaves_the_judged_run_out_of_its_own_median():
+    # with c in it the median of 0.9, 0.5, 0.45, 0.4 would be 0.475 < 0.48; without it, 0.5
+    histories = {"a": [0.9], "b": [0.5], "d": [0.45], "c": [0.48]}
+    decision = MedianStoppingPolicy(min_samples_required=3).check("c", histories, "maximize")
+    assert decision is not None and decision.threshold == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("others", [1, 2, 3, 5])
+def test_median_needs_min_samples_required_other_runs(others):
+    histories = {f"good{i}": [0.9, 0.9] for i in range(others)} | {"bad": [0.1, 0.1]}
+    for required in (1, 3, 5):
+        decision = MedianStoppingPolicy(min_samples_required=required).check("bad", histories, "maximize")
+        assert (decision is not None) == (others >= required), (others, required)
+
+
 def test_median_judges_the_runs_best_value_not_its_latest():
-    histories = {"a": [0.8, 0.8], "b": [0.7, 0.7], "c": [0.9, 0.1]}  # c's latest is awful
+    histories = {"a": [0.8, 0.8], "b": [0.7, 0.7], "d": [0.75, 0.75], "c": [0.9, 0.1]}  # c's latest is awful
     assert MedianStoppingPolicy().check("c", histories, "maximize") is None
 
 
 def test_median_uses_running_averages_up_to_the_interval_only():
-    # at interval 2 the averages are 0.5, 0.5, 0.15 -> median 0.5; a's later 0.0s do not count
-    histories = {"a": [0.5, 0.5, 0.0, 0.0], "b": [0.5, 0.5], "c": [0.1, 0.2]}
+    # at interval 2 the others' averages are 0.5, 0.5, 0.5 -> median 0.5; a's later 0.0s do not count
+    histories = {"a": [0.5, 0.5, 0.0, 0.0], "b": [0.5, 0.5], "d": [0.5, 0.5, 0.5], "c": [0.1, 0.2]}
     decision = MedianStoppingPolicy().check("c", histories, "maximize")
     assert decision is not None and decision.threshold == pytest.approx(0.5)
 
 
-def test_median_counts_only_runs_that_reached_the_interval():
-    # d and e have logged once: their high values do not raise the median at interval 3
-    histories = {"a": [0.9] * 3, "b": [0.1] * 3, "c": [0.2] * 3, "d": [1.0], "e": [1.0]}
-    assert MedianStoppingPolicy().check("c", histories, "maximize") is None
+def test_median_leaves_out_running_runs_that_have_not_reached_the_interval():
+    # d and e are running and have logged once: their high values do not raise the median at 3
+    histories = {"a": [0.9] * 3, "b": [0.1] * 3, "c": [0.2] * 3, "f": [0.15] * 3, "d": [1.0], "e": [1.0]}
+    assert MedianStoppingPolicy().check("c", histories, "maximize") is None  # 0.9, 0.1, 0.15 -> 0.15
     assert MedianStoppingPolicy().check("b", histories, "maximize").threshold == pytest.approx(0.2)
 
 
+def test_median_counts_ended_runs_with_their_running_average_over_what_they_logged():
+    # d and e ended after one interval (stopped or short): they count at interval 3 with 1.0
+    histories = {"a": [0.9] * 3, "b": [0.1] * 3, "c": [0.2] * 3, "d": [1.0], "e": [1.0]}
+    decision = MedianStoppingPolicy().check("c", histories, "maximize", ended={"d", "e"})
+    assert decision is not None and decision.threshold == pytest.approx(0.95)  # 0.1, 0.9, 1.0, 1.0
+    assert "of 4 other runs" in decision.reason
+
+
 def test_median_never_stops_a_run_alone():
-    assert MedianStoppingPolicy().check("r", {"r": [0.1, 0.0]}, "maximize") is None
+    assert MedianStoppingPolicy(min_samples_required=1).check("r", {"r": [0.1, 0.0]}, "maximize") is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,6 +184,10 @@ def test_median_never_stops_a_run_alone():
         (50, "maximize", {"a": 0.5, "b": 0.5, "c": 0.5, "d": 0.5}, set()),  # ties favour the run
         (50, "maximize", {"a": 0.9, "b": 0.5, "c": 0.5, "d": 0.1}, {"d"}),
         (99, "maximize", {"a": 0.9, "b": 0.1}, {"b"}),  # the best run always survives
+        (30, "maximize", {"a": 0.9, "b": 0.8, "c": 0.1}, set()),  # 30 % of 3 runs: no whole run
+        (30, "maximize", {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.1}, {"d"}),  # of 4: one run
+        (1, "maximize", {f"r{i}": i / 100 for i in range(99)}, set()),  # 1 % needs 100 runs
+        (1, "maximize", {f"r{i}": i / 100 for i in range(100)}, {"r0"}),
     ],
 )
 def test_truncation_stops_the_lowest_percentage_at_the_interval(percentage, goal, values, stopped):
@@ -179,7 +206,26 @@ def test_truncation_reason_names_the_rank_and_percentage():
     histories = {"a": [0.9], "b": [0.8], "c": [0.3], "d": [0.1]}
     decision = TruncationSelectionPolicy(50).check("c", histories, "maximize")
     assert decision is not None and decision.threshold == 0.8
-    assert "ranks 1 from the worst of 4 runs, in the lowest 50%" in decision.reason
+    assert "ranks 1 from the worst of 4 runs, in the lowest 50% (2 of 4" in decision.reason
+
+
+@pytest.mark.parametrize("goal", ["maximize", "minimize"])
+def test_truncation_ranks_ended_runs_with_their_last_value_unless_finished_jobs_are_excluded(goal):
+    sign = 1 if goal == "maximize" else -1
+    # b, c, d were stopped at interval 3; a is judged at interval 6
+    histories = {"x": [sign * 0.9] * 6, "b": [sign * 0.1] * 3, "c": [sign * 0.2] * 3, "d": [sign * 0.3] * 3,
+                 "a": [sign * 0.5] * 6}
+    policy = TruncationSelectionPolicy(50)
+    assert policy.check("a", histories, goal, ended={"b", "c", "d"}) is None  # rank 3 of 5
+    # b, c, d still running (not at 6 yet) are left out: a is the lower of 2, as when finished
+    # runs are excluded
+    assert "worst of 2 runs" in policy.check("a", histories, goal).reason
+    excluded = TruncationSelectionPolicy(50, exclude_finished_jobs=True)
+    assert "worst of 2 runs" in excluded.check("a", histories, goal, ended={"b", "c", "d"}).reason
+    assert repr(excluded) == (
+        "TruncationSelectionPolicy(truncation_percentage=50, evaluation_interval=1, delay_evaluation=0, "
+        "exclude_finished_jobs=True)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,6 +257,7 @@ def test_no_termination_never_stops_and_takes_no_arguments():
 @pytest.mark.parametrize("cls", [BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy])
 def test_policies_are_applied_only_at_evaluation_points(cls, interval, delay, points):
     args = {BanditPolicy: {"slack_amount": 0.1}, TruncationSelectionPolicy: {"truncation_percentage": 50}}
+    args[MedianStoppingPolicy] = {"min_samples_required": 1}
     policy = cls(**args.get(cls, {}), evaluation_interval=interval, delay_evaluation=delay)
     decided = []
     for k in range(1, 13):
@@ -226,7 +273,7 @@ def test_policies_are_applied_only_at_evaluation_points(cls, interval, delay, po
     [
         BanditPolicy(slack_factor=0.5),
         MedianStoppingPolicy(),
-        TruncationSelectionPolicy(10),
+        TruncationSelectionPolicy(25),
         ASHAPolicy(reduction_factor=2),
     ],
     ids=repr,
@@ -368,6 +415,8 @@ def test_hyperband_last_bracket_never_stops_a_run():
         (lambda: TruncationSelectionPolicy(100), ValueError, r"truncation_percentage must be an int from 1 to 99, got 100"),
         (lambda: TruncationSelectionPolicy(50.0), TypeError, r"truncation_percentage must be an int from 1 to 99, got 50.0"),
         (lambda: TruncationSelectionPolicy(True), TypeError, r"truncation_percentage must be an int"),
+        (lambda: TruncationSelectionPolicy(20, exclude_finished_jobs="yes"), TypeError, r"exclude_finished_jobs must be True or False, got 'yes'"),
+        (lambda: MedianStoppingPolicy(min_samples_required=0), ValueError, r"min_samples_required must be an int >= 1, got 0"),
         (lambda: ASHAPolicy(reduction_factor=1), ValueError, r"reduction_factor must be an int >= 2, got 1"),
         (lambda: ASHAPolicy(reduction_factor=2.5), TypeError, r"reduction_factor must be an int >= 2, got 2.5"),
         (lambda: ASHAPolicy(min_resource=0), ValueError, r"min_resource must be an int >= 1, got 0"),
@@ -388,7 +437,9 @@ def test_bad_arguments_are_rejected_with_a_message_naming_them(build, error, mes
         BanditPolicy(slack_factor=0.1, evaluation_interval=1, delay_evaluation=5),
         BanditPolicy(slack_amount=0.2, evaluation_interval=2),
         MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=5),
+        MedianStoppingPolicy(evaluation_interval=2, delay_evaluation=5, min_samples_required=5),
         TruncationSelectionPolicy(truncation_percentage=20, evaluation_interval=3, delay_evaluation=6),
+        TruncationSelectionPolicy(truncation_percentage=20, exclude_finished_jobs=True),
         NoTerminationPolicy(),
         ASHAPolicy(reduction_factor=4, min_resource=2, max_resource=50, brackets=2),
         ASHAPolicy(),

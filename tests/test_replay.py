@@ -72,10 +72,10 @@ class _Recorder(EarlyTerminationPolicy):
         super().__init__()
         self.seen: list[tuple[str, dict[str, int]]] = []
 
-    def _decide(self, run_id, interval, histories, goal):
-        self.seen.append((run_id, {r: len(h) for r, h in histories.items()}))
+    def _decide(self, run_id, interval, population, goal):
+        self.seen.append((run_id, {r: population.intervals(r) for r in population.ids()}))
         if run_id == "b":
-            return StopDecision(run_id, "Recorder", interval, histories[run_id][-1], None, "test")
+            return StopDecision(run_id, "Recorder", interval, population.value(run_id, interval), None, "test")
         return None
 
 
@@ -88,7 +88,7 @@ def test_replay_feeds_events_in_order_and_drops_a_stopped_runs_later_events():
 
 
 def test_replay_agrees_with_calling_check_live_in_the_same_order():
-    policy = MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=2)
+    policy = MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=2, min_samples_required=1)
     events = _round_robin(CURVES)
     histories: dict[str, list[float]] = {}
     live: dict[str, StopDecision] = {}
@@ -96,7 +96,7 @@ def test_replay_agrees_with_calling_check_live_in_the_same_order():
         if rid in live:
             continue
         histories.setdefault(rid, []).append(value)
-        decision = policy.check(rid, histories, "maximize")
+        decision = policy.check(rid, histories, "maximize", ended=set(live))  # a stopped run has ended
         if decision:
             live[rid] = decision
     assert replay_policy(policy, events, "maximize").stopped == live
@@ -127,7 +127,7 @@ def test_replay_with_durations_reports_seconds_saved():
 @pytest.mark.parametrize(
     ("events", "message"),
     [
-        ([("a",)], r"\(run_id, value\) pairs; event 0"),
+        ([("a",)], r"\(run_id, value\) pairs or RunEnded\(run_id\); event 0"),
         ([("a", 0.1), ("b", "x")], r"event 1 \('b'\) has a non-numeric value 'x'"),
     ],
 )

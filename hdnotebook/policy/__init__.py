@@ -10,7 +10,8 @@ from .bandit import BanditPolicy
 from .base import EarlyTerminationPolicy, StopDecision
 from .median import MedianStoppingPolicy
 from .none import NoTerminationPolicy
-from .replay import ReplayReport, compare_policies, replay_policy
+from .population import PolicyTracker, Population
+from .replay import ReplayReport, RunEnded, compare_policies, replay_policy, simulate_policy
 from .truncation import TruncationSelectionPolicy
 
 __all__ = [
@@ -22,7 +23,11 @@ __all__ = [
     "NoTerminationPolicy",
     "ASHAPolicy",
     "HyperbandPolicy",
+    "PolicyTracker",
+    "Population",
     "ReplayReport",
+    "RunEnded",
     "replay_policy",
+    "simulate_policy",
     "compare_policies",
 ]

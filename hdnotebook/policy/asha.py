@@ -2,19 +2,23 @@
 
 A run is judged at its bracket's rungs, ``min_resource * eta**s`` intervals (``eta`` is the
 reduction factor); at a rung it continues only if its value there is among the top
-``n // eta`` of the ``n`` runs of its bracket that reached that rung so far. This follows
-Optuna's ``SuccessiveHalvingPruner`` and ``HyperbandPruner``.
+``n // eta`` of the ``n`` runs of its bracket at that rung. This follows Optuna's
+``SuccessiveHalvingPruner`` and ``HyperbandPruner``, with the population rule every policy here
+shares (SPEC §4): the runs at a rung are those that reached it and those that ended before it
+(stopped at a lower rung, completed, failed), the latter with their last value.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable
+from functools import lru_cache
 from numbers import Integral
 from typing import Any
 
 from .base import EarlyTerminationPolicy, StopDecision, metric_key
+from .population import Population
 
 __all__ = ["ASHAPolicy", "HyperbandPolicy"]
 
@@ -30,6 +34,11 @@ def _int_arg(owner: str, name: str, value: Any, minimum: int, hint: str = "") ->
     return int(value)
 
 
+@lru_cache(maxsize=65536)
+def _bracket(run_id: str, brackets: int) -> int:
+    return zlib.crc32(run_id.encode("utf-8")) % brackets
+
+
 class ASHAPolicy(EarlyTerminationPolicy):
     """Asynchronous successive halving (ASHA) as an early-termination policy.
 
@@ -37,8 +46,13 @@ class ASHAPolicy(EarlyTerminationPolicy):
     ``brackets > 1`` each run is assigned to a bracket ``b`` by a stable hash of its id, and
     bracket ``b``'s rungs start at ``min_resource * reduction_factor**b``. At a rung, a run
     continues if its value is within the top ``n // reduction_factor`` of the ``n`` runs of its
-    bracket that reached the rung (when that is 0, only if it is the best so far); otherwise it
-    stops. A run is never stopped at or after ``max_resource``. NaN counts as worst.
+    bracket at the rung (when that is 0, only if it is the best so far); otherwise it stops. The
+    runs at the rung follow the population rule every policy shares (SPEC §4): the judged run,
+    the runs of its bracket that reached the rung (their value there) and those that ended before
+    it (stopped at a lower rung, completed or failed: their last value); a run still running that
+    has not reached the rung is left out. A run alone at its rung continues (its minimum of
+    comparable runs is one other). A run is never stopped at or after ``max_resource``. NaN
+    counts as worst.
 
         >>> policy = ASHAPolicy(reduction_factor=2)
         >>> [i for i in range(1, 10) if policy.is_evaluation_point(i)]
@@ -82,7 +96,7 @@ class ASHAPolicy(EarlyTerminationPolicy):
         """The bracket of ``run_id``: a stable hash (CRC-32) of its id modulo ``brackets``."""
         if self.brackets == 1:
             return 0
-        return zlib.crc32(str(run_id).encode("utf-8")) % self.brackets
+        return _bracket(str(run_id), self.brackets)
 
     def _rung_index(self, interval: int) -> int | None:
         """``s`` when ``interval == min_resource * eta**s`` below ``max_resource``, else None."""
@@ -113,20 +127,20 @@ class ASHAPolicy(EarlyTerminationPolicy):
 
     # -- decision --------------------------------------------------------------------------------
     def _decide(
-        self, run_id: str, interval: int, histories: Mapping[str, Sequence[float]], goal: str
+        self, run_id: Hashable, interval: int, population: Population, goal: str
     ) -> StopDecision | None:
-        bracket = self.bracket_of(run_id)
+        bracket = self.bracket_of(run_id)  # type: ignore[arg-type]
         if self._rung_index(interval) < bracket:  # type: ignore[operator]
             return None  # a rung of a lower bracket only
-        competing = [
-            float(h[interval - 1])
-            for rid, h in histories.items()
-            if len(h) >= interval and self.bracket_of(rid) == bracket
-        ]
+        keep = None if self.brackets == 1 else (lambda rid: self.bracket_of(rid) == bracket)  # type: ignore[arg-type]
+        others = population.values_at(interval, exclude=run_id, keep=keep)
+        if not others:
+            return None
+        value = population.value(run_id, interval)
+        competing = [value, *others]
         keys = sorted((metric_key(v, goal) for v in competing), reverse=True)
         top = len(competing) // self.reduction_factor
         cutoff_key = keys[max(top - 1, 0)]
-        value = float(histories[run_id][interval - 1])
         if metric_key(value, goal) >= cutoff_key:
             return None
         cutoff = cutoff_key if goal == "maximize" else -cutoff_key
@@ -134,7 +148,7 @@ class ASHAPolicy(EarlyTerminationPolicy):
         passing = f"the top {top}" if top else "the best so far"
         where = f"rung {interval}" + (f" of bracket {bracket}" if self.brackets > 1 else "")
         return StopDecision(
-            run_id=run_id,
+            run_id=run_id,  # type: ignore[arg-type]
             policy=type(self).__name__,
             interval=interval,
             value=value,

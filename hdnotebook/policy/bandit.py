@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable
 from numbers import Real
 from typing import Any
 
 from .base import EarlyTerminationPolicy, StopDecision, metric_key
+from .population import Population
 
 __all__ = ["BanditPolicy"]
 
@@ -33,6 +34,12 @@ class BanditPolicy(EarlyTerminationPolicy):
     ``best + slack_amount``, and runs above the threshold stop. With a negative best value the
     slack factor is applied the other way round (multiply instead of divide) so that the threshold
     always lies on the worse side of the best run.
+
+    The best run at interval ``k`` is taken over the population every policy shares (SPEC §4):
+    the runs that reached ``k`` (their value at ``k``) and the runs that ended before ``k``
+    (completed, stopped, failed: their last value); a run still running that has not reached
+    ``k`` is left out. A run is judged once at least one other run is in that population (alone,
+    it is its own best).
 
         >>> policy = BanditPolicy(slack_factor=0.2)
         >>> policy.check("b", {"a": [0.8], "b": [0.55]}, "maximize").threshold
@@ -77,21 +84,23 @@ class BanditPolicy(EarlyTerminationPolicy):
         return best * factor, f"best {_fmt(best)} * (1 + slack_factor {_fmt(self.slack_factor)})"  # type: ignore[arg-type]
 
     def _decide(
-        self, run_id: str, interval: int, histories: Mapping[str, Sequence[float]], goal: str
+        self, run_id: Hashable, interval: int, population: Population, goal: str
     ) -> StopDecision | None:
-        at_interval = [h[interval - 1] for h in histories.values() if len(h) >= interval]
-        best = max(at_interval, key=lambda v: metric_key(v, goal))
+        others = population.values_at(interval, exclude=run_id)
+        if not others:
+            return None
+        value = population.value(run_id, interval)
+        best = max([value, *others], key=lambda v: metric_key(v, goal))
         if math.isnan(best):
             return None  # every run is NaN here: nothing to compare against
         threshold, how = self.threshold(float(best), goal)
-        value = float(histories[run_id][interval - 1])
         key, limit = metric_key(value, goal), metric_key(threshold, goal)
         if not key < limit or math.isclose(key, limit, rel_tol=1e-12, abs_tol=1e-15):
             return None  # on the threshold up to rounding (0.8 - 0.2 is 0.6000000000000001)
         side = "below" if goal == "maximize" else "above"
         shown = "NaN (counts as worst)" if math.isnan(value) else _fmt(value)
         return StopDecision(
-            run_id=run_id,
+            run_id=run_id,  # type: ignore[arg-type]
             policy=type(self).__name__,
             interval=interval,
             value=value,

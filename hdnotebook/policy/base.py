@@ -1,19 +1,26 @@
 """The early-termination policy base class (SPEC §4).
 
-A policy is a pure function of the primary-metric histories of all runs and the goal. The engine
-calls :meth:`EarlyTerminationPolicy.check` each time a run logs the primary metric; the replay
-(:mod:`hdnotebook.policy.replay`) calls it the same way over stored curves, so both agree.
+A policy is a pure rule over the primary-metric curves of an experiment's runs and the goal. The
+engine feeds every primary-metric value, in arrival order, to the policy's
+:class:`~hdnotebook.policy.population.PolicyTracker` (and tells it when runs end); the replay
+(:mod:`hdnotebook.policy.replay`) does the same over stored curves, so both agree.
+
+Every policy compares against one population (:mod:`hdnotebook.policy.population`): at interval
+``k``, the other runs that reached ``k`` with their value there, and the runs that ended before
+``k`` with what they had (their last value; Median: their running average). A policy never stops a
+run on fewer than its minimum of comparable runs.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
 
 from .._vocab import GOALS, check_goal, metric_key
+from .population import PolicyTracker, Population
 
 __all__ = ["StopDecision", "EarlyTerminationPolicy", "metric_key", "check_goal"]
 
@@ -78,30 +85,52 @@ class EarlyTerminationPolicy(ABC):
             and interval >= self.delay_evaluation
         )
 
+    def tracker(self, goal: Any) -> PolicyTracker:
+        """A fresh :class:`~hdnotebook.policy.population.PolicyTracker`: this policy applied to one
+        experiment, value by value (what the engine and the replay use)."""
+        return PolicyTracker(self, check_goal(goal))
+
     def check(
-        self, run_id: str, histories: Mapping[str, Sequence[float]], goal: str
+        self,
+        run_id: Hashable,
+        histories: Mapping[Hashable, Sequence[float]],
+        goal: Any,
+        ended: Collection[Hashable] = (),
     ) -> StopDecision | None:
         """Judge ``run_id``, which has just logged its latest primary-metric value.
 
+        A convenience over whole histories (it rebuilds the population each call: O(all values));
+        the engine keeps a :meth:`tracker` instead.
+
         Args:
             run_id: the run that logged; its interval is ``len(histories[run_id])``.
-            histories: primary-metric values in logging order for every run of the experiment
-                (running, finished and stopped ones).
-            goal: ``"maximize"`` or ``"minimize"``.
+            histories: primary-metric values in logging order for the runs of the experiment.
+            goal: ``"maximize"`` or ``"minimize"`` (or a ``PrimaryMetricGoal``).
+            ended: the runs that have ended (completed, stopped, failed, canceled); one of them
+                with fewer values than ``run_id`` counts with what it had, while a run not in
+                ``ended`` that has not reached the interval yet is left out.
 
         Returns:
             A :class:`StopDecision` when the run should stop now, else ``None``.
         """
+        goal = check_goal(goal)
         interval = len(histories[run_id])
         if not self.is_evaluation_point(interval):
             return None
-        return self._decide(run_id, interval, histories, check_goal(goal))
+        population = Population(goal)
+        for rid, values in histories.items():
+            for value in values:
+                population.add(rid, value)
+            if rid in ended:
+                population.end(rid)
+        return self._decide(run_id, interval, population, goal)
 
     @abstractmethod
     def _decide(
-        self, run_id: str, interval: int, histories: Mapping[str, Sequence[float]], goal: str
+        self, run_id: Hashable, interval: int, population: Population, goal: str
     ) -> StopDecision | None:
-        """Policy-specific rule, called only at evaluation points."""
+        """Policy-specific rule, called only at evaluation points, with ``run_id``'s value at
+        ``interval`` already in ``population``."""
 
     def _params(self) -> dict[str, Any]:
         return {
