@@ -457,3 +457,141 @@ def test_bandit_repr_is_the_hyperdrive_call():
     assert repr(BanditPolicy(slack_factor=0.1, evaluation_interval=1, delay_evaluation=5)) == (
         "BanditPolicy(slack_factor=0.1, evaluation_interval=1, delay_evaluation=5)"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# the population rule at any concurrency: whole curves through simulate_policy (the engine's
+# order: runs start when a slot frees, values reach the policy in time order)
+# ---------------------------------------------------------------------------------------------
+from hdnotebook.policy.replay import simulate_policy  # noqa: E402
+
+STEPS = 12
+
+
+def _curve(q: float, goal: str) -> list[float]:
+    """q * (1 - exp(-t/3)) for t = 1..12 (maximize); mirrored as a loss 2 - that (minimize), kept
+    away from 0 so that a relative slack means the same as when maximising."""
+    values = [q * (1 - math.exp(-t / 3)) for t in range(1, STEPS + 1)]
+    return values if goal == "maximize" else [2 - v for v in values]
+
+
+def _orders(ids: list[str], count: int = 12) -> list[list[str]]:
+    """Ascending, descending, interleaved and ``count`` seeded shuffles of ``ids``."""
+    import random
+
+    rng = random.Random(17)
+    orders = [list(ids), list(reversed(ids)), ids[::2] + ids[1::2], ids[1::2] + ids[::2]]
+    for _ in range(count):
+        shuffled = list(ids)
+        rng.shuffle(shuffled)
+        orders.append(shuffled)
+    return orders
+
+
+def test_issue_17_truncation_example_stops_only_the_two_bad_runs_at_concurrency_1():
+    # q = 1.0, 0.2, 0.95, 0.1, 0.9, 0.97 one at a time, TruncationSelectionPolicy(30, 1, 3): the
+    # old rule (runs that reached k only) stopped 5 of 6, the good ones included
+    curves = {q: _curve(q, "maximize") for q in (1.0, 0.2, 0.95, 0.1, 0.9, 0.97)}
+    for concurrency in (1, 2, 4):
+        report = simulate_policy(TruncationSelectionPolicy(30, 1, 3), curves, "maximize", concurrency)
+        assert set(report.stopped) <= {0.2, 0.1}, (concurrency, report.as_table())
+        assert 0.1 in report.stopped  # 4th of 6: 30 % of 4 runs is one run, and it is the worst
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 4])
+@pytest.mark.parametrize("goal", ["maximize", "minimize"])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        BanditPolicy(slack_factor=0.2, delay_evaluation=3),
+        MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=3),
+        TruncationSelectionPolicy(30, 1, 3),
+        ASHAPolicy(reduction_factor=3, min_resource=1, max_resource=STEPS),
+        HyperbandPolicy(reduction_factor=3, min_resource=1, max_resource=STEPS),
+        NoTerminationPolicy(),
+    ],
+    ids=lambda p: type(p).__name__,
+)
+def test_issue_17_curves_in_the_issues_order_keep_the_best_run_at_any_concurrency(policy, goal, concurrency):
+    qs = (1.0, 0.2, 0.95, 0.1, 0.9, 0.97)
+    curves = {f"q={q}": _curve(q, goal) for q in qs}
+    report = simulate_policy(policy, curves, goal, concurrency)
+    assert "q=1.0" not in report.stopped
+    assert report.best_value_kept == report.best_value
+    if not isinstance(policy, (ASHAPolicy, NoTerminationPolicy)):  # ASHA keeps the top 1/eta only
+        assert set(report.stopped) <= {"q=0.2", "q=0.1"}, report.as_table()
+
+
+# Distinct good levels: Bandit and Median keep every good run in any order. Truncation and ASHA
+# rank runs, so a good run that arrives after better ones is "the lowest X %" / not in the top
+# 1/eta of what it is compared with, by design; they are tested on goods of one level.
+GOOD_DISTINCT = (1.0, 0.98, 0.96, 0.94, 0.92, 0.9)
+GOOD_TIED = (0.9,) * 6
+BAD = (0.2, 0.1)
+
+
+def _population(goods: tuple[float, ...], goal: str) -> dict[str, list[float]]:
+    curves = {f"good{i}": _curve(q, goal) for i, q in enumerate(goods)}
+    curves.update({f"bad{i}": _curve(q, goal) for i, q in enumerate(BAD)})
+    return curves
+
+
+def _goods_before(order: list[str], run: str, same_group=lambda r: True) -> int:
+    return sum(1 for r in order[: order.index(run)] if r.startswith("good") and same_group(r))
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 4])
+@pytest.mark.parametrize("goal", ["maximize", "minimize"])
+@pytest.mark.parametrize(
+    ("policy", "goods", "goods_needed"),
+    [
+        # a bad run stops once this many good runs started before it (its minimum to compare)
+        (BanditPolicy(slack_factor=0.2, delay_evaluation=3), GOOD_DISTINCT, 1),
+        (MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=3), GOOD_DISTINCT, 3),
+        (TruncationSelectionPolicy(30, 1, 3), GOOD_TIED, 3),
+        (ASHAPolicy(reduction_factor=3, min_resource=1, max_resource=STEPS), GOOD_TIED, 1),
+        (HyperbandPolicy(reduction_factor=3, min_resource=1, max_resource=STEPS), GOOD_TIED, 1),
+        (NoTerminationPolicy(), GOOD_DISTINCT, None),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, EarlyTerminationPolicy) else None,
+)
+def test_bad_runs_stop_and_good_runs_complete_whatever_the_order_and_concurrency(
+    policy, goods, goods_needed, goal, concurrency
+):
+    curves = _population(goods, goal)
+    bracket = getattr(policy, "bracket_of", lambda r: 0)
+    for order in _orders(list(curves)):
+        report = simulate_policy(policy, {r: curves[r] for r in order}, goal, concurrency)
+        where = f"order {order}:\n{report.as_table()}"
+        assert not [r for r in report.stopped if r.startswith("good")], where
+        if goods_needed is None:
+            assert report.stopped == {}
+            continue
+        for bad in ("bad0", "bad1"):
+            group = lambda r, b=bad: bracket(r) == bracket(b)  # noqa: E731  (Hyperband: same bracket)
+            before = _goods_before(order, bad, group)
+            if isinstance(policy, TruncationSelectionPolicy) and bad == "bad0":
+                # 0.2 is the lowest 30 % only while 0.1 is not below it, or with 8 runs
+                if order.index("bad1") < order.index("bad0") and order.index("bad0") < 7:
+                    continue
+            if isinstance(policy, HyperbandPolicy) and bracket(bad) == policy.brackets - 1:
+                continue  # the last bracket never stops a run
+            if before >= goods_needed:
+                assert bad in report.stopped, f"{bad} ({before} goods before) {where}"
+        if isinstance(policy, (BanditPolicy, MedianStoppingPolicy)):
+            # stopped while worse than the goods at the same interval: compute was saved
+            assert set(report.stopped_early) == set(report.stopped)
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 4])
+@pytest.mark.parametrize("goal", ["maximize", "minimize"])
+def test_stopped_bad_runs_keep_counting_so_later_good_runs_are_not_the_lowest(goal, concurrency):
+    # survivor drift: if the stopped runs left the comparison, 0.94, 0.92 and 0.9 would be
+    # ranked among the goods alone and the lowest of them cut
+    order = [1.0, 0.98, 0.96, 0.1, 0.15, 0.2, 0.12, 0.14, 0.94, 0.92, 0.9]
+    curves = {f"q={q}": _curve(q, goal) for q in order}
+    report = simulate_policy(TruncationSelectionPolicy(30, 1, 3), curves, goal, concurrency)
+    assert not [r for r in report.stopped if float(r[2:]) > 0.5], report.as_table()
+    assert len(report.stopped) >= 2
+    median = simulate_policy(MedianStoppingPolicy(1, 3), curves, goal, concurrency)
+    assert set(median.stopped) == {f"q={q}" for q in order if q < 0.5}, median.as_table()
