@@ -274,12 +274,24 @@ class HyperDriveRun(Run):
         """What-if: which runs ``policy`` would have stopped in this experiment, and what it saves.
 
         Replays the primary-metric values in the order the engine received them (the order a live
-        policy sees), so a replay of the policy that ran agrees with what happened.
+        policy sees), with each finished run's end placed by its end time (from then on it counts
+        with what it had, SPEC §4), so a replay of the policy that ran agrees with what happened.
         """
-        from .policy.replay import replay_policy
+        from .policy.replay import RunEnded, replay_policy
 
-        events = [(m.run_id, m.value) for m in self.metric_events() if m.value is not None]
-        return replay_policy(policy, events, self.goal)
+        self._store.flush()
+        children = self._store.child_runs(self.id)
+        ends = sorted((c.ended, c.id) for c in children if c.ended)
+        # runs a live policy stopped: how long they would have run is not in the store
+        truncated = {c.id for c in children if c.status == RunStatus.CANCELED and isinstance(c.details.get("stop"), dict)
+                     and c.details["stop"].get("policy")}
+        events: list[Any] = []
+        for m in self.metric_events():
+            while ends and ends[0][0] < m.time:
+                events.append(RunEnded(ends.pop(0)[1]))
+            if m.value is not None:
+                events.append((m.run_id, m.value))
+        return replay_policy(policy, events, self.goal, truncated=truncated)
 
     # -- analysis --------------------------------------------------------------------------------
     def to_dataframe(self) -> Any:

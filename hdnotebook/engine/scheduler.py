@@ -95,6 +95,10 @@ class ExperimentDriver(LaneFeeder):
         self.primary = config.primary_metric_name
         self.policy = config.policy
         self.policy_active = not isinstance(self.policy, NoTerminationPolicy)
+        #: the policy applied value by value; its own lock, taken before the driver's lock is let
+        #: go, so it sees values in the order they are stored without holding up the driver
+        self._policy_tracker = self.policy.tracker(self.goal)
+        self._policy_lock = threading.Lock()
         self.sampler = config.hyperparameter_sampling
         self._lock = threading.RLock()
         self._trials: dict[str, _Trial] = {}
@@ -190,6 +194,7 @@ class ExperimentDriver(LaneFeeder):
             self._trials[trial.run_id] = trial
             self._order.append(trial)
             self._histories[trial.run_id] = trial.values
+            self._policy_tracker.load(trial.run_id, trial.values)
             bisect.insort(self._finished_records, _record(trial, self.goal), key=_number)
         self._resume = list(state.rerun)
         self._next_number = state.next_number
@@ -248,16 +253,20 @@ class ExperimentDriver(LaneFeeder):
             self.store.add_metrics(
                 (run_id, name, step, *_storable(value, text), t) for name, step, value, text, t in rows
             )
-            for name, _step, value, _text, _t in rows:
-                if name != self.primary or value is None:
-                    continue
-                trial.values.append(value)
-                if self.policy_active and trial.stop_reason is None and trial.status == RunStatus.RUNNING:
-                    decision = self.policy.check(run_id, self._histories, self.goal)
-                    if decision is not None:
-                        trial.stop = decision
-                        trial.stop_reason = decision.reason
-                        self.store.add_event(run_id, "stopped_by_policy", decision.to_dict())
+            primary = [value for name, _step, value, _text, _t in rows if name == self.primary and value is not None]
+            trial.values.extend(primary)
+            if not (self.policy_active and primary):
+                return trial.stop_reason
+            self._policy_lock.acquire()  # before the driver's lock is let go: values in store order
+        try:
+            decisions = [d for d in map(lambda v: self._policy_tracker.log(run_id, v), primary) if d is not None]
+        finally:
+            self._policy_lock.release()
+        with self._lock:
+            if decisions and trial.stop_reason is None and trial.status == RunStatus.RUNNING:
+                trial.stop = decisions[0]
+                trial.stop_reason = decisions[0].reason
+                self.store.add_event(run_id, "stopped_by_policy", decisions[0].to_dict())
             return trial.stop_reason
 
     def _on_poll(self, run_id: str, info: dict[str, Any] | None) -> str | None:
@@ -400,6 +409,8 @@ class ExperimentDriver(LaneFeeder):
                 trial.status = RunStatus.QUEUED
                 trial.values.clear()  # the policy judges the new attempt from its first interval
                 self._retry.append(trial)  # the next lane that asks runs it again
+            with self._policy_lock:
+                self._policy_tracker.restart(trial.run_id)
             self._wake.set()
             return
         with self._lock:
@@ -434,6 +445,8 @@ class ExperimentDriver(LaneFeeder):
                 self._warn_missing_metric(trial)
             self._active.pop(trial.run_id, None)
             bisect.insort(self._finished_records, _record(trial, self.goal), key=_number)
+        with self._policy_lock:  # from now on it counts with what it had (SPEC §4)
+            self._policy_tracker.end(trial.run_id)
         self.slots.release(trial.gpus, self._slot_request)
         trial.finished.set()
 
@@ -441,6 +454,8 @@ class ExperimentDriver(LaneFeeder):
         """A function trial's numeric return value is its primary metric when it logged none."""
         value = float(outcome.return_value)
         self.store.add_metrics([(trial.run_id, self.primary, 0, *_storable(value, None), outcome.ended or time.time())])
+        with self._policy_lock:  # compared with, never judged: the run has completed
+            self._policy_tracker.load(trial.run_id, [value], ended=False)
         trial.values.append(value)
 
     def _warn_missing_metric(self, trial: _Trial) -> None:

@@ -204,6 +204,13 @@ class PolicyTracker:
             self.population.end(run_id)
         return decision
 
+    def load(self, run_id: Hashable, values: list[float], ended: bool = True) -> None:
+        """Take over a run's past values without judging them (a resumed experiment's finished runs)."""
+        for value in values:
+            self.population.add(run_id, value)
+        if ended:
+            self.population.end(run_id)
+
     def end(self, run_id: Hashable) -> None:
         """``run_id`` ended (completed, failed, canceled): it counts with what it had."""
         self.population.end(run_id)

@@ -19,7 +19,7 @@ concurrency (each run starts when a slot frees), for benchmarks and tests withou
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
@@ -53,7 +53,8 @@ class ReplayReport:
         stopped_early: the stopped runs whose stop came before their last logged interval, in
             stopping order; a run stopped at what turned out to be its last interval lost nothing
             and is not counted here (nor in the intervals saved).
-        intervals_total: primary-metric logs of the experiment (every run to its end).
+        intervals_total: primary-metric logs of the experiment (every run to its end; a
+            ``truncated`` run the replay stops at its last log: as long as the longest run).
         intervals_used: logs the replay let through (a stopped run's last one included).
         saved_fraction: ``1 - intervals_used / intervals_total`` (0 for an empty experiment).
         best_run_id: the run with the best value logged with no policy (NaN counts as worst).
@@ -139,6 +140,7 @@ def replay_policy(
     events: Sequence[tuple[Hashable, float] | RunEnded],
     goal: Any,
     durations: Mapping[Hashable, float] | None = None,
+    truncated: Collection[Hashable] = (),
 ) -> ReplayReport:
     """Replay ``policy`` over the primary-metric ``events`` of a finished experiment.
 
@@ -150,6 +152,10 @@ def replay_policy(
         goal: ``"maximize"``/``"minimize"`` or a ``PrimaryMetricGoal``.
         durations: optional run id -> seconds the whole run took; a stopped run is assumed to
             have spent them evenly over its intervals, which fills the ``seconds_*`` fields.
+        truncated: runs whose recorded values were themselves cut short (stopped live): how
+            long they would have run is not known, so when the replay stops one at its last
+            recorded interval it counts, as the widget does, as stopped early with the longest
+            run's length, and the intervals it would have run count in the totals.
 
     Returns:
         a :class:`ReplayReport`.
@@ -174,7 +180,7 @@ def replay_policy(
         used[run_id] += 1
         kept.append(value)
         tracker.log(run_id, value)
-    return _report(policy, goal, curves, used, kept, tracker.stopped, durations)
+    return _report(policy, goal, curves, used, kept, tracker.stopped, durations, truncated)
 
 
 def simulate_policy(
@@ -264,9 +270,19 @@ def _report(
     kept: Sequence[float],
     stopped: Mapping[Hashable, StopDecision],
     durations: Mapping[Hashable, float] | None,
+    truncated: Collection[Hashable] = (),
 ) -> ReplayReport:
     total = sum(len(c) for c in curves.values())
     spent = sum(used.values())
+    longest = max((len(c) for c in curves.values()), default=0)
+    early = []
+    for rid, decision in stopped.items():
+        length = len(curves.get(rid, ()))
+        if rid in truncated and decision.interval == length:
+            length = longest  # unknown: estimated as the widget does
+            total += longest - decision.interval
+        if decision.interval < length:
+            early.append(rid)
     best_per_run = {rid: best_value(vals, goal) for rid, vals in curves.items() if vals}
     best_run_id = None
     for rid, best in best_per_run.items():
@@ -280,7 +296,7 @@ def _report(
     return ReplayReport(
         policy=repr(policy),
         stopped=dict(stopped),
-        stopped_early=tuple(rid for rid, d in stopped.items() if d.interval < len(curves.get(rid, ()))),
+        stopped_early=tuple(early),
         intervals_total=total,
         intervals_used=spent,
         saved_fraction=1.0 - spent / total if total else 0.0,

@@ -19,7 +19,8 @@ snapshot taken later equals an earlier snapshot with every update applied after 
 
 Compute saved by early stopping (header ``saved_fraction``) is an estimate: every run stopped early
 would otherwise have run as many intervals as the longest run so far; the saving is those intervals
-not run, over the intervals run plus those not run.
+not run, over the intervals run plus those not run. A run a policy stopped at an interval at least
+as long as the longest run's is not counted as stopped early (header ``stopped_early``).
 """
 
 from __future__ import annotations
@@ -244,7 +245,9 @@ class RunDetailsModel:
             if best is None or metric_key(v, self.goal) > metric_key(best, self.goal):
                 best, best_run = v, run_id
         longest = max((r["intervals"] for r in self.rows.values()), default=0)
-        stopped = [r for r in self.rows.values() if r["stopped_early"]]
+        # a run stopped at an interval no shorter than the longest run's lost nothing we know of:
+        # not counted as stopped early (the replay's stopped_early says the same)
+        stopped = [r for r in self.rows.values() if r["stopped_early"] and r["intervals"] < longest]
         saved = sum(max(longest - r["intervals"], 0) for r in stopped)
         ran = sum(r["intervals"] for r in self.rows.values())
         return {
