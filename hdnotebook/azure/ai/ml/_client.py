@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from ....run import RunStatus, TERMINAL_STATUSES
+from ...._vocab import TERMINAL_STATUSES, RunStatus
 from ....workspace import Experiment, Workspace
 from ._command import Command, SweepJob
 from ._jobs import TAG_DISPLAY_NAME, TAG_KIND, TAG_NAME, TAG_SPEC, child_view, find_job_run, job_view, load_spec

@@ -14,7 +14,8 @@ import json
 import os
 from typing import Any
 
-from ....run import HyperDriveRun, best_value
+from ...._vocab import best_value
+from ....experiment_run import HyperDriveRun
 from ....workspace import Experiment, Workspace
 from . import _launch
 from ._command import Output, SweepJob
