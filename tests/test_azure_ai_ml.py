@@ -397,7 +397,7 @@ def test_a_sweep_runs_every_trial_with_its_values_in_the_command_and_its_own_out
     trials = list(ml_client.jobs.list(parent_job_name=returned.name))
     assert len(trials) == 6 and all(isinstance(t, CommandJob) for t in trials)
     assert sum(t.status == "Completed" for t in trials) == 6
-    folders = set()
+    folders, working_dirs = set(), set()
     for trial in trials:
         assert trial.name.startswith(returned.name + "_")
         model = json.loads((open(os.path.join(trial.outputs["model"].path, "model.json"))).read())
@@ -406,7 +406,9 @@ def test_a_sweep_runs_every_trial_with_its_values_in_the_command_and_its_own_out
         assert model["env_C"] == trial.inputs["C"], "AZUREML_SWEEP_<input> is set for the trial"
         assert os.path.samefile(os.path.dirname(model["python"]), os.path.dirname(os.sys.executable))
         folders.add(trial.outputs["model"].path)
+        working_dirs.add(model["cwd"])
     assert len(folders) == 6, "each trial writes its own output folder"
+    assert len(working_dirs) == 6, "each trial runs in its own copy of the code folder"
 
     # v2's best-trial properties agree with the engine's best run
     engine_run = returned._run

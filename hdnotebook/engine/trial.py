@@ -263,7 +263,9 @@ def _run_script(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
             cwd = run_files.prepare_working_directory(spec.source_directory, spec.run_directory)
         except OSError as exc:
             return TrialOutcome(spec.run_id, RunStatus.FAILED, error=f"could not make the run's working directory: {exc}")
-        script_path = os.path.join(cwd, os.path.relpath(spec.script_path, spec.source_directory or "."))
+        relative = os.path.relpath(spec.script_path, spec.source_directory or ".")
+        if not relative.startswith(os.pardir):  # a script outside source_directory (the SDK v2 launcher) stays put
+            script_path = os.path.join(cwd, relative)
         env[ENV_RUN_DIR] = spec.run_directory
     command = [sys.executable, script_path, *spec.arguments]
     with _output_file(spec.run_directory) as output:
