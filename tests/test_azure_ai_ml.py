@@ -227,6 +227,12 @@ class TestPolicies:
         assert to_engine_policy(TruncationSelectionPolicy(
             truncation_percentage=30, evaluation_interval=3, delay_evaluation=6)) == EngineTruncation(30, 3, 6)
 
+    def test_exclude_finished_jobs_reaches_the_engine(self):
+        assert to_engine_policy(TruncationSelectionPolicy(truncation_percentage=25, exclude_finished_jobs=True)) == \
+            EngineTruncation(25, exclude_finished_jobs=True)
+        with pytest.raises(TypeError, match="exclude_finished_jobs must be True or False"):
+            to_engine_policy(TruncationSelectionPolicy(truncation_percentage=25, exclude_finished_jobs="yes"))
+
     def test_no_policy_means_every_trial_runs_to_the_end_as_in_v2(self):
         assert to_engine_policy(None) == NoTerminationPolicy()
 

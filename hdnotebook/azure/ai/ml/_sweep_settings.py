@@ -240,17 +240,24 @@ class TruncationSelectionPolicy(EarlyTerminationPolicy):
     """Stop the lowest ``truncation_percentage`` % of trials at each evaluation (1..99).
 
     Defaults as in v2: ``delay_evaluation=0, evaluation_interval=0, truncation_percentage=0``; the
-    percentage must be set, 0 is refused when the job is submitted.
+    percentage must be set, 0 is refused when the job is submitted. ``exclude_finished_jobs`` (v1's
+    option; the v2 SDK does not have it) ranks a trial among the running ones only.
+
+        >>> TruncationSelectionPolicy(truncation_percentage=20, exclude_finished_jobs=True).to_engine()
+        TruncationSelectionPolicy(truncation_percentage=20, evaluation_interval=1, delay_evaluation=0, exclude_finished_jobs=True)
     """
 
     type = "truncation_selection"
 
-    def __init__(self, *, delay_evaluation: int = 0, evaluation_interval: int = 0, truncation_percentage: int = 0) -> None:
+    def __init__(self, *, delay_evaluation: int = 0, evaluation_interval: int = 0, truncation_percentage: int = 0,
+                 exclude_finished_jobs: bool = False) -> None:
         super().__init__(delay_evaluation=delay_evaluation, evaluation_interval=evaluation_interval)
         self.truncation_percentage = truncation_percentage
+        self.exclude_finished_jobs = exclude_finished_jobs
 
     def to_engine(self) -> _EnginePolicy:
-        return _EngineTruncation(self.truncation_percentage, **self._engine_timing())
+        return _EngineTruncation(self.truncation_percentage, exclude_finished_jobs=self.exclude_finished_jobs,
+                                 **self._engine_timing())
 
 
 _POLICY_NAMES: dict[str, type[EarlyTerminationPolicy]] = {
