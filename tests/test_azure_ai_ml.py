@@ -501,3 +501,13 @@ def test_run_details_shows_a_sweep_job(project):
         assert len(state["runs"]) == 3 and all(state["series"][rid]["Accuracy"] for rid in state["runs"])
     finally:
         widget.close()
+
+
+@pytest.mark.parametrize("module", [
+    "_template", "_search_space", "_sweep_settings", "_command", "entities", "constants", "sweep"])
+def test_docstring_examples_hold(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"hdnotebook.azure.ai.ml.{module}"))
+    assert result.failed == 0 and result.attempted > 0
