@@ -359,6 +359,10 @@ TRAIN = textwrap.dedent("""
     run = Run.get_context()
     for epoch in range(1, 4):
         run.log("Accuracy", args.C * epoch / 3 + (0.5 if args.kernel == "rbf" else 0.0) + len(rows) * 0)
+    os.makedirs("outputs", exist_ok=True)
+    with open(os.path.join("outputs", "note.txt"), "w") as f:
+        f.write(str(args.C))
+    print("trained with C", args.C)
     with open(os.path.join(args.model_dir, "model.json"), "w") as f:
         json.dump({"C": args.C, "kernel": args.kernel, "env_C": os.environ["AZUREML_SWEEP_C"],
                    "python": sys.executable, "cwd": os.getcwd()}, f)
@@ -426,6 +430,21 @@ def test_a_sweep_runs_every_trial_with_its_values_in_the_command_and_its_own_out
     downloaded = json.loads((project / "dl" / "named-outputs" / "model" / "model.json").read_text())
     best_trial = ml_client.jobs.get(best.id)
     assert str(downloaded["C"]) == best_trial.inputs["C"], "download takes the best trial's output"
+
+    ml_client.jobs.download(returned.name, download_path=str(project / "dl2"))
+    assert (project / "dl2" / "artifacts" / "outputs" / "note.txt").read_text() == best_trial.inputs["C"]
+    assert not (project / "dl2" / "named-outputs").exists(), "named outputs only with all=True or output_name"
+    logs = [p for p in (project / "dl2" / "artifacts").rglob("*.txt") if "trained with C" in p.read_text()]
+    assert len(logs) == 1, "the trial's output log comes along"
+    ml_client.jobs.download(returned.name, download_path=str(project / "dl3"), all=True)
+    assert (project / "dl3" / "named-outputs" / "model" / "model.json").exists()
+
+    from hdnotebook.azure.ai.ml.entities import Model
+    model = ml_client.models.create_or_update(Model(
+        path=f"azureml://jobs/{best.id}/outputs/artifacts/paths/outputs/", name="m", type="custom_model"))
+    assert open(os.path.join(model.path, "note.txt")).read() == best_trial.inputs["C"] and model.version == "1"
+    with pytest.raises(ResourceNotFoundError, match="no file 'outputs/missing.pt'"):
+        ml_client.models.create_or_update(Model(path=f"azureml://jobs/{best.id}/outputs/artifacts/paths/outputs/missing.pt"))
 
     # a second client (as after a restart) finds the job by name in the store
     again = MLClient.from_config(DefaultAzureCredential()).jobs.get(returned.name)

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from .... import run_files
 from ...._vocab import TERMINAL_STATUSES, RunStatus
 from ....workspace import Experiment, Workspace
 from ._command import Command, SweepJob
@@ -34,6 +35,8 @@ __all__ = ["MLClient", "JobOperations", "ComputeOperations", "EnvironmentOperati
 
 #: folder of the workspace that holds what v2 jobs need besides the store (launcher specs, outputs)
 JOBS_FOLDER = "azure-ml"
+#: how v2 names a job's files
+JOB_ARTIFACT_PREFIX = "azureml://jobs/"
 _SAID: set[str] = set()
 
 
@@ -102,7 +105,7 @@ class MLClient:
         self.jobs = JobOperations(self.local_workspace)
         self.compute = ComputeOperations()
         self.environments = EnvironmentOperations()
-        self.models = ModelOperations()
+        self.models = ModelOperations(self.local_workspace)
         self.data = DataOperations()
         say_once("MLClient", (
             "MLClient is a local stand-in: jobs run on this machine through hdnotebook and are stored in "
@@ -282,10 +285,11 @@ class JobOperations:
 
     def download(self, name: str, *, download_path: str | os.PathLike[str] = ".", output_name: str | None = None,
                  all: bool = False) -> None:  # noqa: A002 - v2's name
-        """Copy a finished job's named outputs into ``download_path/named-outputs/<output>``.
+        """Copy a finished job's files into ``download_path`` (v2's layout).
 
-        For a sweep job, the best trial's outputs (v2's rule). ``output_name`` picks one output;
-        ``all=True`` takes every one.
+        Without ``output_name``: the trial's own files (``outputs/``, ``logs/``, its output log) into
+        ``artifacts/``, and with ``all=True`` every named output too; ``output_name`` copies that one
+        named output into ``named-outputs/<output_name>``. For a sweep job, the best trial's files.
         """
         run, child_id = find_job_run(self._workspace, name)
         status = run.get_status() if child_id is None else child_view(run, child_id).status
@@ -304,6 +308,12 @@ class JobOperations:
         if child_id is None:
             raise JobException(f"job {name!r} has no trial with the primary metric to download from")
         trial = child_view(run, child_id)
+        if output_name is None:  # the trial's own files: outputs/, logs/ and its output log
+            run_dir = run_files.run_directory(self._workspace.path, child_id)
+            for file_name in run_files.list_file_names(run_dir):
+                target = os.path.join(os.fspath(download_path), "artifacts", file_name)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copy2(run_files.resolve_file(run_dir, file_name), target)
         wanted = [output_name] if output_name is not None else (list(trial.outputs) if all else [])
         for key in wanted:
             if key not in trial.outputs:
@@ -372,9 +382,39 @@ class EnvironmentOperations(_AssetOperations):
 
 
 class ModelOperations(_AssetOperations):
-    """``ml_client.models``: kept by name and version (the files stay where they are)."""
+    """``ml_client.models``: kept by name and version (the files stay where they are).
+
+    A path ``azureml://jobs/<job>/outputs/artifacts/paths/<path>`` (how v2 samples name a trial's
+    files) becomes the local path of that job's file.
+    """
 
     kind = "model"
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self._workspace = workspace
+
+    def create_or_update(self, asset: Any, **kwargs: Any) -> Any:
+        path = getattr(asset, "path", None)
+        if isinstance(path, str) and path.startswith(JOB_ARTIFACT_PREFIX):
+            asset.path = self._job_file(path)
+        return super().create_or_update(asset, **kwargs)
+
+    def _job_file(self, uri: str) -> str:
+        job, _, rest = uri[len(JOB_ARTIFACT_PREFIX):].partition("/")
+        marker = "outputs/artifacts/paths/"
+        if not rest.startswith(marker):
+            raise ValidationException(f"model path {uri!r}: expected azureml://jobs/<job>/{marker}<path>")
+        run, child_id = find_job_run(self._workspace, job)
+        run_id = child_id or run.id
+        if child_id is None:  # a command job submitted alone: its one trial holds the files
+            children = run.get_children()
+            run_id = children[0].id if children else run.id
+        file_name = rest[len(marker):].rstrip("/") or "outputs"
+        try:
+            return run_files.resolve_file(run_files.run_directory(self._workspace.path, run_id), file_name)
+        except (FileNotFoundError, ValueError) as exc:
+            raise ResourceNotFoundError(f"model path {uri!r}: {exc}") from None
 
 
 class DataOperations(_AssetOperations):
