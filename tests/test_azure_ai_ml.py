@@ -540,3 +540,17 @@ def test_docstring_examples_hold(module):
 
     result = doctest.testmod(importlib.import_module(f"hdnotebook.azure.ai.ml.{module}"))
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.slow
+def test_trial_timeout_cancels_the_trial_that_runs_too_long(project):
+    if "max_run_duration_seconds" not in inspect.signature(HyperDriveConfig).parameters:
+        pytest.skip("this engine has no per-trial time limit yet")
+    ml_client = MLClient(DefaultAzureCredential())
+    job = command(code="./src", command="python -c 'import sys, time; time.sleep(float(sys.argv[1]))' ${{inputs.seconds}}",
+                  inputs={"seconds": Choice([0.2, 120])})
+    returned = ml_client.jobs.create_or_update(job.sweep(
+        primary_metric="a", goal="maximize", sampling_algorithm="grid", max_concurrent_trials=2, trial_timeout=2))
+    returned._run.wait_for_completion()
+    statuses = {t.inputs["seconds"]: t.status for t in ml_client.jobs.list(parent_job_name=returned.name)}
+    assert statuses == {"0.2": "Completed", "120": "Canceled"}
