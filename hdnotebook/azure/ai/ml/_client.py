@@ -25,9 +25,10 @@ from .... import run_files
 from ...._vocab import TERMINAL_STATUSES, RunStatus
 from ....workspace import Experiment, Workspace
 from ._command import Command, SweepJob
-from ._jobs import TAG_DISPLAY_NAME, TAG_KIND, TAG_NAME, TAG_SPEC, child_view, find_job_run, job_view, load_spec
+from ._jobs import (TAG_DISPLAY_NAME, TAG_KIND, TAG_NAME, TAG_SPEC, child_view, find_job_run, job_kind, job_view,
+                    load_spec)
 from ._translate import plan_job
-from .entities import AmlCompute, CommandJob, Data, Environment, Model
+from .entities import AmlCompute, Data, Environment, Model
 from .exceptions import JobException, ResourceNotFoundError, ValidationException
 
 __all__ = ["MLClient", "JobOperations", "ComputeOperations", "EnvironmentOperations", "ModelOperations",
@@ -215,8 +216,8 @@ class JobOperations:
             run_tags[TAG_NAME] = job.name
         if job.display_name is not None:
             run_tags[TAG_DISPLAY_NAME] = job.display_name
-        for what, value in (("compute", compute or job.compute), ("environment", getattr(job, "environment", None)
-                                                                   or getattr(getattr(job, "trial", None), "environment", None))):
+        trial = job.trial if isinstance(job, SweepJob) else job
+        for what, value in (("compute", compute or job.compute), ("environment", trial.environment)):
             if value is not None:
                 say_once(f"job-{what}", f"{what} {value!r} is kept but not used: jobs run in this kernel's "
                                         "Python environment on this machine.")
@@ -298,8 +299,7 @@ class JobOperations:
                 f"job {name!r} is {status}; download is allowed only once it ended ({sorted(TERMINAL_STATUSES)})"
             )
         if child_id is None:
-            kind = job_view(run)
-            if isinstance(kind, CommandJob):
+            if job_kind(run) == "command":
                 children = run.get_children()
                 child_id = children[0].id if children else None
             else:

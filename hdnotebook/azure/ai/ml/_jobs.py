@@ -158,9 +158,13 @@ def command_view(run: HyperDriveRun) -> CommandJob:
     return job
 
 
+def job_kind(run: HyperDriveRun) -> str:
+    """``"command"`` for a command job submitted alone, else ``"sweep"``."""
+    return "command" if job_tags(run.get_details()["properties"]).get(TAG_KIND) == "command" else "sweep"
+
+
 def job_view(run: HyperDriveRun, original: Any = None) -> Any:
     """The v2 view of an experiment run: a SweepJob, or a CommandJob for a command submitted alone."""
-    kind = job_tags(run.get_details()["properties"]).get(TAG_KIND)
-    if kind == "command":
+    if job_kind(run) == "command":
         return command_view(run)
     return sweep_view(run, original if isinstance(original, SweepJob) else None)
