@@ -7,7 +7,7 @@ import math
 from numbers import Integral, Real
 from typing import Any
 
-from .estimator import ScriptRunConfig, check_gpus
+from .estimator import ScriptRunConfig, check_gpus, check_seconds
 from .policy.base import EarlyTerminationPolicy, check_goal
 from .sampling.base import ParameterSampling
 
@@ -75,6 +75,9 @@ class HyperDriveConfig:
             required unless ``max_duration_minutes`` is given (then 1000).
         max_concurrent_runs: 1..100; unset means as many as the machine's slots allow.
         max_duration_minutes: optional wall-clock limit, may be fractional (0.5 = 30 s).
+        max_run_duration_seconds: optional limit on each trial's own wall-clock time, in seconds
+            (a script config's ``max_run_duration_seconds`` applies too; the smaller wins). A
+            trial that reaches it is Canceled with that reason; what it logged is kept.
         gpus_per_trial: GPUs each trial needs; overrides the estimator's own request.
         max_retries: how often a trial whose worker was lost is run again before it is Failed.
         warm_start: earlier experiment runs over the same space (``HyperDriveRun`` objects, e.g.
@@ -93,6 +96,7 @@ class HyperDriveConfig:
         max_total_runs: int | None = None,
         max_concurrent_runs: int | None = None,
         max_duration_minutes: float | None = None,
+        max_run_duration_seconds: float | None = None,
         gpus_per_trial: float | None = None,
         max_retries: int = 0,
         run_config: Any = None,
@@ -132,6 +136,7 @@ class HyperDriveConfig:
             "max_concurrent_runs", max_concurrent_runs, 1, MAX_CONCURRENT_RUNS
         )
         self.max_duration_minutes = _check_duration(max_duration_minutes)
+        self.max_run_duration_seconds = check_seconds("max_run_duration_seconds", max_run_duration_seconds)
         self.max_total_runs = self._resolve_total_runs(max_total_runs)
         self.policy = policy if policy is not None else default_policy(hyperparameter_sampling)
         gpus = gpus_per_trial if gpus_per_trial is not None else getattr(estimator, "gpus", 0)
@@ -154,6 +159,14 @@ class HyperDriveConfig:
         return min(checked, space_size) if space_size is not None else checked
 
     @property
+    def trial_time_limit(self) -> float | None:
+        """Seconds each trial may run: the smaller of ``max_run_duration_seconds`` and the script
+        config's own ``max_run_duration_seconds``; ``None`` for no limit."""
+        own = getattr(self.estimator, "max_run_duration_seconds", None)
+        limits = [s for s in (self.max_run_duration_seconds, own) if s is not None]
+        return min(limits) if limits else None
+
+    @property
     def goal(self) -> str:
         """The goal as a plain string: ``"maximize"`` or ``"minimize"``."""
         return self.primary_metric_goal.value
@@ -165,7 +178,9 @@ class HyperDriveConfig:
             f"primary_metric_name={self.primary_metric_name!r}, "
             f"primary_metric_goal={self.primary_metric_goal}, max_total_runs={self.max_total_runs}, "
             f"max_concurrent_runs={self.max_concurrent_runs}, "
-            f"max_duration_minutes={self.max_duration_minutes})"
+            f"max_duration_minutes={self.max_duration_minutes}"
+            + (f", max_run_duration_seconds={self.max_run_duration_seconds:g}" if self.max_run_duration_seconds else "")
+            + ")"
         )
 
 

@@ -28,6 +28,18 @@ def check_gpus(owner: str, gpus: Any) -> float:
     return value
 
 
+def check_seconds(name: str, value: Any) -> float | None:
+    """A duration in seconds: ``None`` or a finite number > 0 (the one check for time limits)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number of seconds > 0 (e.g. 3600), got {value!r}")
+    if not math.isfinite(float(value)) or value <= 0:
+        raise ValueError(f"{name} must be a finite number of seconds > 0 (e.g. 3600), got {value!r}")
+    return float(value)
+
+
+
 class ScriptRunConfig:
     """Run ``script`` from ``source_directory`` as its own process.
 
@@ -39,6 +51,9 @@ class ScriptRunConfig:
         script: path of the script, relative to ``source_directory``.
         arguments: fixed command-line arguments, e.g. ``["--data-folder", "data"]``.
         gpus: GPUs the trial needs (0, whole numbers, or a fraction such as 0.5).
+        max_run_duration_seconds: optional limit on each trial's wall-clock time; the trial is
+            Canceled with that reason when it is reached, its values kept (HyperDriveConfig's own
+            limit applies too; the smaller wins).
     """
 
     def __init__(
@@ -47,6 +62,7 @@ class ScriptRunConfig:
         script: str,
         arguments: Sequence[Any] | None = None,
         gpus: float = 0,
+        max_run_duration_seconds: float | None = None,
     ) -> None:
         if not isinstance(script, str) or not script:
             raise TypeError(f"ScriptRunConfig: script must be a file name, got {script!r}")
@@ -58,6 +74,9 @@ class ScriptRunConfig:
             )
         self.arguments = [str(a) for a in (arguments or [])]
         self.gpus = check_gpus("ScriptRunConfig", gpus)
+        self.max_run_duration_seconds = check_seconds(
+            "ScriptRunConfig: max_run_duration_seconds", max_run_duration_seconds
+        )
 
     @property
     def script_path(self) -> str:
@@ -66,7 +85,9 @@ class ScriptRunConfig:
     def __repr__(self) -> str:
         return (
             f"ScriptRunConfig(source_directory={self.source_directory!r}, script={self.script!r}, "
-            f"arguments={self.arguments!r}, gpus={self.gpus:g})"
+            f"arguments={self.arguments!r}, gpus={self.gpus:g}"
+            + (f", max_run_duration_seconds={self.max_run_duration_seconds:g}" if self.max_run_duration_seconds else "")
+            + ")"
         )
 
 

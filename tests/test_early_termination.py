@@ -198,3 +198,65 @@ def test_a_stopped_script_is_terminated_and_its_process_is_gone(tmp_path):
     pid = int(stopped.get_metrics()["pid"])
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def timed_trial(seconds, log):
+    run = Run.get_context()
+    end = time.time() + seconds
+    while time.time() < end:
+        if log:
+            run.log("acc", 0.5)
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("log", [True, False], ids=["logging", "silent"])
+def test_a_trial_that_reaches_max_run_duration_seconds_is_canceled_and_keeps_its_values(tmp_path, log):
+    started = time.time()
+    run = _run(
+        tmp_path, NoTerminationPolicy(), "maximize", 2, estimator=timed_trial,
+        space={"seconds": choice(0.3, 60.0), "log": choice(log)}, max_run_duration_seconds=1.5,
+    )
+    assert time.time() - started < 30  # not the 60 s the long trial asked for
+    by_seconds = {c.get_details()["parameters"]["seconds"]: c for c in run.get_children()}
+    assert by_seconds[0.3].get_status() == "Completed"
+    details = by_seconds[60.0].get_details()
+    assert details["status"] == "Canceled"
+    assert details["stopReason"] == "max_run_duration_seconds (1.5 s) reached"
+    assert run.get_status() == "Completed"  # one trial's limit does not end the experiment
+    kept = run.primary_values()[by_seconds[60.0].id]
+    if log:  # what it logged before the limit is kept: ~1.5 s at one value per 0.05 s
+        assert 5 <= len(kept) <= 60, len(kept)
+
+
+def test_a_script_config_brings_its_own_time_limit_and_the_smaller_wins(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(SCRIPT)
+    config = HyperDriveConfig(
+        estimator=ScriptRunConfig(str(src), "train.py", max_run_duration_seconds=1.0),
+        hyperparameter_sampling=GridParameterSampling({"level": choice(0.9)}),
+        policy=NoTerminationPolicy(), primary_metric_name="acc", primary_metric_goal="maximize",
+        max_run_duration_seconds=100,
+    )
+    assert config.trial_time_limit == 1.0
+    run = Experiment(Workspace(tmp_path / "ws"), "limit").submit(config)
+    run.wait_for_completion()
+    (child,) = run.get_children()
+    assert child.get_status() == "Canceled"
+    assert child.get_details()["stopReason"] == "max_run_duration_seconds (1 s) reached"
+    assert 5 <= len(run.primary_values()[child.id]) < 40  # 40 values would take 2 s
+    with pytest.raises(ProcessLookupError):  # the script that ignored the stop was ended
+        os.kill(int(child.get_metrics()["pid"]), 0)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"), [(0, ValueError), (-1.0, ValueError), (math.inf, ValueError), ("60", TypeError), (True, TypeError)]
+)
+def test_max_run_duration_seconds_rejects_bad_values_naming_the_parameter(value, error):
+    with pytest.raises(error, match=r"max_run_duration_seconds must be a .*number of seconds > 0.*got"):
+        HyperDriveConfig(
+            estimator=timed_trial, hyperparameter_sampling=GridParameterSampling({"seconds": choice(1)}),
+            primary_metric_name="acc", primary_metric_goal="maximize", max_run_duration_seconds=value,
+        )
+    with pytest.raises(error, match=r"ScriptRunConfig: max_run_duration_seconds must be"):
+        ScriptRunConfig(".", "train.py", max_run_duration_seconds=value)

@@ -100,6 +100,7 @@ class ExperimentDriver(LaneFeeder):
         self._policy_tracker = self.policy.tracker(self.goal)
         self._policy_lock = threading.Lock()
         self.sampler = config.hyperparameter_sampling
+        self._trial_time_limit = config.trial_time_limit
         self._lock = threading.RLock()
         self._trials: dict[str, _Trial] = {}
         self._order: list[_Trial] = []
@@ -307,6 +308,7 @@ class ExperimentDriver(LaneFeeder):
             if now - last_event_check > 0.5:
                 event_cursor = self._check_external_cancels(event_cursor)
                 last_event_check = now
+            self._enforce_trial_time_limit(now)
             if self._cancel_reason is not None:
                 self._drain_all(CANCEL_WAIT_SECONDS)
                 return
@@ -317,6 +319,17 @@ class ExperimentDriver(LaneFeeder):
                 if idle and self._no_work_left():
                     return
             self._wake.wait(min(0.25, max(0.0, deadline - time.time())))
+
+    def _enforce_trial_time_limit(self, now: float) -> None:
+        """Cancel each trial that has run ``max_run_duration_seconds``; its values are kept."""
+        limit = self._trial_time_limit
+        if limit is None:
+            return
+        with self._lock:
+            overdue = [t.run_id for t in self._active.values()
+                       if t.status == RunStatus.RUNNING and t.stop_reason is None and now - t.created >= limit]
+        for run_id in overdue:
+            self.cancel_run(run_id, f"max_run_duration_seconds ({limit:g} s) reached")
 
     def _running_count(self) -> int:
         with self._lock:
