@@ -155,3 +155,57 @@ def test_compare_policies_gives_one_report_per_policy_in_order():
     table = comparison_table(reports)
     assert table.splitlines()[0].split() == ["policy", "stopped", "saved", "best", "run", "best", "kept"]
     assert len(table.splitlines()) == 4
+
+
+def test_a_run_ended_marker_makes_a_shorter_run_count_with_its_last_value():
+    from hdnotebook.policy import RunEnded, TruncationSelectionPolicy
+
+    # b logged once and ended (unjudged: delay 2); a and c are judged at interval 2: with b in the population (its
+    # 0.1 carried forward) the lowest 50 % of 3 runs is one run, b's place; without the marker b
+    # counts as still running and the worse of a and c is cut
+    base = [("a", 0.9), ("b", 0.1), ("c", 0.5), ("a", 0.9)]
+    with_end = replay_policy(TruncationSelectionPolicy(50, delay_evaluation=2), [*base[:2], RunEnded("b"), *base[2:], ("c", 0.6)], "maximize")
+    without = replay_policy(TruncationSelectionPolicy(50, delay_evaluation=2), [*base, ("c", 0.6)], "maximize")
+    assert "c" not in with_end.stopped
+    assert without.stopped["c"].interval == 2
+
+
+def test_stopped_early_leaves_out_a_run_stopped_at_its_last_interval():
+    curves = {"a": [0.9, 0.9, 0.9], "b": [0.1, 0.1], "c": [0.1, 0.1, 0.1]}
+    events = _round_robin(curves)
+    report = replay_policy(BanditPolicy(slack_amount=0.2, delay_evaluation=2), events, "maximize")
+    assert set(report.stopped) == {"b", "c"}
+    assert report.stopped_early == ("c",)  # b's 2nd value was its last: it lost nothing
+    assert report.intervals_total - report.intervals_used == 1
+    # a run stopped live has no values after its stop: its length is estimated as the longest's
+    live = replay_policy(BanditPolicy(slack_amount=0.2, delay_evaluation=2), events, "maximize", truncated={"b"})
+    assert set(live.stopped_early) == {"b", "c"}
+    assert live.intervals_total - live.intervals_used == 2  # b would have run 3 like a: 1 more
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_simulate_policy_equals_replaying_the_events_in_the_order_it_produced(concurrency):
+    from hdnotebook.policy import RunEnded, simulate_policy
+
+    curves = {f"r{i}": [q * (1 - 0.5 ** t) for t in range(1, 9)] for i, q in enumerate([0.9, 0.2, 0.8, 0.1, 0.95, 0.3])}
+    policy = MedianStoppingPolicy(1, 2)
+    simulated = simulate_policy(policy, curves, "maximize", concurrency)
+    # the same order by hand: runs in lockstep, `concurrency` at a time, a stopped run's slot freed
+    events, running, waiting, clock = [], [], list(curves), {}
+    tracker = policy.tracker("maximize")
+    while running or waiting:
+        while waiting and len(running) < concurrency:
+            running.append(waiting.pop(0))
+        for rid in list(running):
+            k = clock.get(rid, 0)
+            events.append((rid, curves[rid][k]))
+            clock[rid] = k + 1
+            if tracker.log(rid, curves[rid][k]) is not None:
+                running.remove(rid)
+            elif k + 1 == len(curves[rid]):
+                tracker.end(rid)
+                events.append(RunEnded(rid))
+                running.remove(rid)
+    replayed = replay_policy(policy, events, "maximize")
+    assert {r: d.interval for r, d in replayed.stopped.items()} == {r: d.interval for r, d in simulated.stopped.items()}
+    assert replayed.intervals_used == simulated.intervals_used
