@@ -595,3 +595,12 @@ def test_stopped_bad_runs_keep_counting_so_later_good_runs_are_not_the_lowest(go
     assert len(report.stopped) >= 2
     median = simulate_policy(MedianStoppingPolicy(1, 3), curves, goal, concurrency)
     assert set(median.stopped) == {f"q={q}" for q in order if q < 0.5}, median.as_table()
+
+
+@pytest.mark.parametrize("module", ["base", "population", "bandit", "median", "truncation", "none", "asha", "replay"])
+def test_the_docstring_examples_of_the_policy_modules_run(module):
+    import doctest
+    import importlib
+
+    failures, tried = doctest.testmod(importlib.import_module(f"hdnotebook.policy.{module}"))
+    assert failures == 0
