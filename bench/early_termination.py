@@ -201,6 +201,9 @@ def main() -> None:
                     saved = 1 - result.intervals_used / base_epochs
                     table.setdefault((dataset, concurrency, name), []).append(
                         (saved, best - base_best, result.intervals_used, len(result.stopped_early)))
+                    print(f"  {key:15s} conc {concurrency} {name:17s} epochs {result.intervals_used:5d}  "
+                          f"saved {saved:6.1%}  stopped {len(result.stopped_early):3d}  best {best:.4f} "
+                          f"({best - base_best:+.4f})")
         report(table, meta["seeds"], meta["runs"], meta["epochs"], f"replay of {args.replay}", started)
         return
 
