@@ -1,7 +1,7 @@
 """``Model`` (``azureml.core.model``): a model registry in the workspace folder.
 
 Each registration copies the file or folder into ``<workspace>/models/<name>/<version>/`` and
-records it in ``model.json`` there; versions count up from 1 per name.
+records it in ``<workspace>/models/<name>/<version>.json``; versions count up from 1 per name.
 
 >>> model = best_run.register_model("sklearn-iris", model_path="outputs/model.joblib")  # doctest: +SKIP
 >>> Model(ws, "sklearn-iris").version                                                  # doctest: +SKIP
@@ -162,7 +162,7 @@ class Model:
             "experimentName": experiment_name, "createdTime": _dt.datetime.now(_dt.timezone.utc).timestamp(),
             "createdBy": os.environ.get("USER", "local"),
         }
-        with open(os.path.join(folder, "model.json"), "w", encoding="utf-8") as fh:
+        with open(f"{folder}.json", "w", encoding="utf-8") as fh:
             json.dump(record, fh)
         return Model(workspace, _record=record)
 
@@ -180,7 +180,9 @@ class Model:
             if not os.path.isdir(folder):
                 continue
             for version in os.listdir(folder):
-                path = os.path.join(folder, version, "model.json")
+                if version.endswith(".json"):
+                    continue
+                path = os.path.join(folder, f"{version}.json")
                 if not (version.isdigit() and os.path.isfile(path)):
                     continue
                 with open(path, encoding="utf-8") as fh:
@@ -222,7 +224,7 @@ class Model:
     # -- changing --------------------------------------------------------------------------------
     def _save(self) -> None:
         self._record.update(tags=self.tags, properties=self.properties, description=self.description)
-        with open(os.path.join(self._folder, "model.json"), "w", encoding="utf-8") as fh:
+        with open(f"{self._folder}.json", "w", encoding="utf-8") as fh:
             json.dump(self._record, fh)
 
     def add_tags(self, tags: dict[str, Any]) -> None:
@@ -246,6 +248,7 @@ class Model:
         self._save()
 
     def delete(self) -> None:
+        os.remove(f"{self._folder}.json")
         shutil.rmtree(self._folder)
 
     def serialize(self) -> dict[str, Any]:
