@@ -215,17 +215,64 @@ def test_poller_sends_at_most_4_updates_a_second_and_stops_when_the_experiment_e
     assert widget.status == "Completed"
 
 
-def test_a_view_asking_for_a_snapshot_gets_everything(store):
+def test_the_full_state_travels_in_synced_state_and_a_view_asking_again_gets_it_there(store):
     pid = _parent(store, status="Completed")
     rid = _child(store, pid, 0, status="Completed")
     _log(store, rid, [0.1, 0.2])
     store.flush()
     widget = RunDetails(HyperDriveRun(store, pid))
     assert not widget.polling  # ended already: nothing to follow
+    state = widget.get_state()  # what the comm carries when the widget is created
+    assert state["_snapshot"]["type"] == "snapshot" and state["_snapshot"]["seq"] == widget.model.seq
+    assert apply_message({}, state["_snapshot"])["series"][rid]["accuracy"] == [0.1, 0.2]
+    assert set(state) >= {"_snapshot", "_rest", "height", "selected_run"}
+    assert not {"run_id", "experiment", "status"} & set(state)  # not read by the front end: not synced
+    assert state["_rest"]["run"] == pid and len(state["_rest"]["workspace"]) == 16
     sent = widget.send = _Sent()
-    widget._on_front_end_msg(widget, {"type": "snapshot"}, [])
-    assert [m["type"] for _, m in sent] == ["snapshot"]
-    assert apply_message({}, sent[0][1])["series"][rid]["accuracy"] == [0.1, 0.2]
+    widget._snapshot = {}
+    widget._on_front_end_msg(widget, {"type": "snapshot"}, [])  # a view that missed an update
+    assert sent == [] and widget._snapshot["seq"] == widget.model.seq
+    assert apply_message({}, widget._snapshot)["series"][rid]["accuracy"] == [0.1, 0.2]
+
+
+def test_updates_are_numbered_after_the_snapshot(store):
+    pid = _parent(store)
+    rid = _child(store, pid, 0)
+    store.flush()
+    model = RunDetailsModel(store, pid)
+    first = model.snapshot()["seq"]
+    _log(store, rid, [0.5])
+    store.flush()
+    one = model.poll()
+    assert model.poll() is None  # nothing new: no number used
+    _log(store, rid, [0.6], start=1)
+    store.flush()
+    two = model.poll()
+    assert (one["seq"], two["seq"]) == (first + 1, first + 2) and model.snapshot()["seq"] == first + 2
+
+
+def test_selected_run_and_height_are_checked(store):
+    pid = _parent(store, status="Completed")
+    rid = _child(store, pid, 0, status="Completed")
+    store.flush()
+    widget = RunDetails(HyperDriveRun(store, pid))
+    assert widget.selected_run is None
+    widget.selected_run = rid
+    assert widget.get_state()["selected_run"] == rid
+    with pytest.raises(Exception, match="selected_run must be a run of HD_test or None, got 'nope'"):
+        widget.selected_run = "nope"
+    with pytest.raises(Exception, match="height must be 120..2000 pixels, got 5"):
+        widget.height = 5
+
+
+def test_rest_target_names_the_workspace_as_the_server_does(tmp_path):
+    from hdnotebook.server.workspaces import WorkspaceFinder
+
+    ws = Workspace(tmp_path / "ws")
+    pid = _parent(ws.store)
+    ws.store.flush()
+    widget = RunDetails(HyperDriveRun(ws.store, pid))
+    assert [w.id for w in WorkspaceFinder(str(tmp_path)).list()] == [widget.get_state()["_rest"]["workspace"]]
 
 
 def test_mimebundle_has_the_widget_view_static_html_and_plain_text(store):

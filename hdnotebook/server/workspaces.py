@@ -27,7 +27,7 @@ from traitlets.config import Configurable
 #: checks), spelled out so the server starts without importing the engine and its samplers
 STORE_FILE = "hdnotebook.sqlite"
 
-__all__ = ["HDNotebook", "WorkspaceFinder", "FoundWorkspace", "inside"]
+__all__ = ["HDNotebook", "WorkspaceFinder", "FoundWorkspace", "inside", "workspace_id"]
 
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", ".git", ".venv", "venv"})
 
@@ -75,8 +75,16 @@ def inside(path: str, root: str) -> bool:
     return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _workspace_id(real_path: str) -> str:
-    return hashlib.sha256(real_path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+def workspace_id(folder: str) -> str:
+    """The id the server's API names the workspace in ``folder`` by (a hash of its real path).
+
+    The RunDetails widget computes it in the kernel to reach the same workspace over REST.
+
+    >>> len(workspace_id("/srv/notebooks/.hdnotebook"))
+    16
+    """
+    real = os.path.realpath(os.path.expanduser(folder))
+    return hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 class WorkspaceFinder:
@@ -136,7 +144,7 @@ class WorkspaceFinder:
         real = os.path.realpath(folder)
         if not inside(real, self.root) or not os.path.isfile(os.path.join(real, STORE_FILE)):
             return
-        wid = _workspace_id(real)
+        wid = workspace_id(real)
         rel = os.path.relpath(real, self.root)
         found[wid] = FoundWorkspace(wid, real, "." if rel == "." else rel)
 

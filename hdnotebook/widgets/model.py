@@ -4,11 +4,15 @@ Pure and browser-free: :class:`RunDetailsModel` reads :meth:`Store.changes` from
 what the widget shows (one row per trial, every numeric metric's values per trial, a header).
 It speaks two messages, both JSON-ready dicts:
 
-- ``snapshot`` -- everything (``meta``, ``header``, every row, every series), what a new view asks
-  for when it loads;
+- ``snapshot`` -- everything (``meta``, ``header``, every row, every series), what a new view
+  starts from (the widget carries it in a synced trait, so no request has to reach a busy kernel);
 - ``update`` -- only what changed since the last poll: the header, the rows that changed and the
   metric values that arrived, as ``[run_id, metric, first_step, [values...]]`` chunks (and
   ``meta`` in the rare case the parent's configuration details changed).
+
+Both carry ``seq``: a snapshot includes every update up to its ``seq``, and updates are numbered
+one by one after it, so a view knows whether an update follows what it has (``seq`` one more), is
+already in it (``seq`` not more) or comes after a gap (then it waits for a newer snapshot).
 
 :func:`apply_message` is the reducer the front end runs (``js/src/state.js`` mirrors it), so a
 snapshot taken later equals an earlier snapshot with every update applied after it::
@@ -101,6 +105,7 @@ class RunDetailsModel:
         self._order: list[str] = []
         self._lock = threading.RLock()
         self._meta: dict[str, Any] | None = None
+        self.seq = 0  # the number of the last update message made (a snapshot includes up to it)
         self.poll()  # load what is there
 
     # -- reading the store -----------------------------------------------------------------------
@@ -156,7 +161,8 @@ class RunDetailsModel:
             [run_id, name, start, list(self.series[run_id][name][start:])]
             for (run_id, name), start in sorted(chunks.items(), key=lambda kv: (self._index(kv[0][0]), kv[0][1]))
         ]
-        msg: dict[str, Any] = {"type": "update"}
+        self.seq += 1
+        msg: dict[str, Any] = {"type": "update", "seq": self.seq}
         if self.meta() != old_meta:  # the parent appeared, or its config details changed
             msg["meta"] = copy.deepcopy(self.meta())
         return {
@@ -279,6 +285,7 @@ class RunDetailsModel:
             ]
             return {
                 "type": "snapshot",
+                "seq": self.seq,
                 "meta": copy.deepcopy(self.meta()),
                 "header": self.header(),
                 "runs": [copy.deepcopy(self.rows[r]) for r in self._order],

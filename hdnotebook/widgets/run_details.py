@@ -5,30 +5,43 @@ run_details.js``) draws a header, a sortable and filterable table, learning curv
 coordinates and the primary metric over time. The kernel side is small:
 
 - a :class:`~hdnotebook.widgets.model.RunDetailsModel` turns store changes into messages;
+- the full state travels in the synced trait ``_snapshot``: it reaches the front end with the
+  widget itself (and again, refreshed, when the widget is displayed), so a view draws at once even
+  while the next cell blocks in ``run.wait_for_completion()`` -- nothing the front end would have to
+  ask a busy kernel for;
 - a daemon thread polls the store at most ``1 / poll_seconds`` times a second (4/s by default)
-  while the experiment runs and sends only what changed (``widget.send``); it stops once the
-  experiment has ended and everything is sent;
-- a view that loads (or reloads) asks for a ``snapshot`` and gets everything so far;
-- the view's buttons send ``cancel_run`` / ``cancel_experiment``, which call
-  :meth:`HyperDriveRun.cancel_child` / :meth:`HyperDriveRun.cancel`.
+  while the experiment runs and sends only what changed (``widget.send``, numbered ``seq``); it stops
+  once the experiment has ended and everything is sent;
+- the front end writes ``selected_run`` (the run selected in the table or a chart), so
+  ``widget.selected_run`` tells it in Python and setting it selects a run in every view;
+- the Cancel buttons go to the hdnotebook server extension's REST cancel where it runs (it acts
+  while the kernel is busy); elsewhere they send ``cancel_run`` / ``cancel_experiment`` to the
+  kernel, which calls :meth:`HyperDriveRun.cancel_child` / :meth:`HyperDriveRun.cancel` once it is
+  free (the button says so).
 
 Its MIME bundle also carries ``text/html`` (a static table with SVG curves) and ``text/plain``,
-so saved notebooks show the runs where no widget manager runs.
+so saved notebooks show the runs where no widget manager runs; once the experiment has ended, the
+displays made while it ran are updated with the final state (after the cell that saw it end).
 
 >>> run = experiment.submit(config)     # doctest: +SKIP
 >>> RunDetails(run).show()              # doctest: +SKIP
+>>> run.wait_for_completion()           # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 import threading
+import time
+import uuid
 from typing import Any
 
 import anywidget
 import traitlets
 
+from ..server.workspaces import workspace_id
 from .model import RunDetailsModel, apply_message
 from .static import static_html, static_text
 
@@ -38,6 +51,11 @@ log = logging.getLogger(__name__)
 
 #: the front-end bundle built by ``npm run build`` in ``js/`` (scripts/setup.sh does it)
 BUNDLE = pathlib.Path(__file__).resolve().parent.parent / "static" / "run_details.js"
+
+#: after a display, the snapshot trait is refreshed for this long (a view that loaded while updates
+#: were on their way may have missed some: it waits for the next snapshot)
+_FRESH_AFTER_DISPLAY_S = 6.0
+_SNAPSHOT_EVERY_S = 1.0
 
 _MISSING_BUNDLE = """
 export default { render({ el }) {
@@ -59,14 +77,25 @@ class RunDetails(anywidget.AnyWidget):
         run: a :class:`~hdnotebook.run.HyperDriveRun` (from ``experiment.submit`` or
             ``experiment.get_runs()``, also after a kernel restart).
         poll_seconds: seconds between store polls while the experiment runs (at least 0.25).
+
+    Example:
+        >>> w = RunDetails(run)          # doctest: +SKIP
+        >>> w.show()                     # doctest: +SKIP
+        >>> w.selected_run               # the run clicked in the table  # doctest: +SKIP
+        'HD_3f2a..._7'
+        >>> w.height = 400               # taller charts in every view  # doctest: +SKIP
     """
 
     _esm = _front_end()
 
-    run_id = traitlets.Unicode("").tag(sync=True)
-    experiment = traitlets.Unicode("").tag(sync=True)
-    status = traitlets.Unicode("").tag(sync=True)
+    #: everything so far (a ``snapshot`` message); the front end starts from it
+    _snapshot = traitlets.Dict().tag(sync=True)
+    #: where the front end can cancel over REST: ``{"workspace": id, "run": parent id}``
+    _rest = traitlets.Dict().tag(sync=True)
+    #: chart height in pixels (the front end follows changes)
     height = traitlets.Int(300).tag(sync=True)
+    #: the run selected in the front end (written by it), or ``None``
+    selected_run = traitlets.Unicode(None, allow_none=True).tag(sync=True)
 
     def __init__(self, run: Any, poll_seconds: float = 0.25, **kwargs: Any) -> None:
         store = getattr(run, "store", None)
@@ -74,11 +103,18 @@ class RunDetails(anywidget.AnyWidget):
             raise TypeError(f"RunDetails(run): run must be an experiment run (HyperDriveRun), got {run!r}")
         store.flush()
         self.run = run
+        self.run_id: str = run.id
         self.poll_seconds = max(float(poll_seconds), 0.25)
         self.model = RunDetailsModel(store, run.id)
-        super().__init__(run_id=run.id, experiment=self.model.meta()["experiment"],
-                         status=self.model.header()["status"], **kwargs)
-        self._send_lock = threading.Lock()
+        self.experiment: str = self.model.meta()["experiment"]
+        self.status: str = self.model.header()["status"]
+        self._send_lock = threading.RLock()
+        with self._send_lock:
+            snapshot = self.model.snapshot()
+        super().__init__(_snapshot=snapshot, _rest=self._rest_target(store), **kwargs)
+        self._snapshot_at = time.monotonic()
+        self._displayed_at = -1e18
+        self._display_ids: list[str] = []  # displays made before the experiment ended
         self._stop = threading.Event()
         self.on_msg(self._on_front_end_msg)
         self._thread: threading.Thread | None = None
@@ -87,7 +123,34 @@ class RunDetails(anywidget.AnyWidget):
                                             daemon=True)
             self._thread.start()
 
+    def _rest_target(self, store: Any) -> dict[str, str]:
+        path = getattr(store, "path", None)
+        if not path:
+            return {}
+        return {"workspace": workspace_id(os.path.dirname(path)), "run": self.run_id}
+
+    @traitlets.validate("height")
+    def _check_height(self, proposal: Any) -> int:
+        value = proposal["value"]
+        if not 120 <= value <= 2000:
+            raise traitlets.TraitError(f"RunDetails.height must be 120..2000 pixels, got {value}")
+        return value
+
+    @traitlets.validate("selected_run")
+    def _check_selected(self, proposal: Any) -> str | None:
+        value = proposal["value"]
+        if value is not None and value not in self.model.rows:
+            raise traitlets.TraitError(
+                f"RunDetails.selected_run must be a run of {self.run_id} or None, got {value!r}")
+        return value
+
     # -- kernel -> front end ---------------------------------------------------------------------
+    def _push_snapshot(self) -> None:
+        """Set the ``_snapshot`` trait to everything so far (under the send lock)."""
+        with self._send_lock:
+            self._snapshot = self.model.snapshot()
+            self._snapshot_at = time.monotonic()
+
     def _poll_loop(self) -> None:
         seen_terminal = False
         while not self._stop.wait(self.poll_seconds):
@@ -97,6 +160,10 @@ class RunDetails(anywidget.AnyWidget):
                     if msg is not None:
                         self.send(msg)
                         self.status = msg["header"]["status"]
+                    now = time.monotonic()
+                    if (now - self._displayed_at < _FRESH_AFTER_DISPLAY_S and now - self._snapshot_at >= _SNAPSHOT_EVERY_S
+                            and self._snapshot.get("seq") != self.model.seq):
+                        self._push_snapshot()
             except Exception:  # keep the view alive; the next poll tries again
                 log.exception("RunDetails: polling the store failed")
                 continue
@@ -114,9 +181,8 @@ class RunDetails(anywidget.AnyWidget):
         if not isinstance(content, dict):
             return
         kind = content.get("type")
-        if kind == "snapshot":
-            with self._send_lock:
-                self.send(self.model.snapshot())
+        if kind == "snapshot":  # a view that missed an update (rare: the refresh after display covers it)
+            self._push_snapshot()
         elif kind == "cancel_run" and isinstance(content.get("run_id"), str):
             if content["run_id"] in self.model.rows:
                 self.run.cancel_child(content["run_id"])
@@ -134,8 +200,8 @@ class RunDetails(anywidget.AnyWidget):
         """The view state now (what a freshly loaded view shows)."""
         return apply_message({}, self.model.snapshot())
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = super()._repr_mimebundle_(**kwargs)
+    def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        bundle = super()._repr_mimebundle_()
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle or {}, {})
         state = self.state()
         data = dict(data)
@@ -143,9 +209,74 @@ class RunDetails(anywidget.AnyWidget):
         data["text/html"] = static_html(state)
         return data, metadata
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self._displayed_at = time.monotonic()
+        return self._bundle()
+
+    def _ipython_display_(self) -> None:
+        """Display with a display id while the experiment runs, so the static fallback of saved
+        notebooks can be replaced with the final state once it ends."""
+        from IPython.display import display
+
+        self._displayed_at = time.monotonic()
+        data, metadata = self._bundle()
+        if self.model.terminal:
+            display(data, metadata=metadata, raw=True)
+            return
+        display_id = uuid.uuid4().hex
+        self._display_ids.append(display_id)
+        display(data, metadata=metadata, raw=True, display_id=display_id)
+        self._watch_cells()
+
+    def _watch_cells(self) -> None:
+        shell = _ipython()
+        if shell is not None and not getattr(self, "_watching", False):
+            shell.events.register("post_run_cell", self._after_cell)
+            self._watching = True
+
+    def _after_cell(self, *_args: Any) -> None:
+        """After each cell (in the cell's own context, so front ends accept it): once the experiment
+        has ended, replace the displays' static fallback with the final state."""
+        try:
+            with self._send_lock:
+                msg = self.model.poll()
+                if msg is not None:
+                    self.send(msg)
+                    self.status = msg["header"]["status"]
+            if not self.model.terminal:
+                return
+            from IPython.display import update_display
+
+            data, metadata = self._bundle()
+            for display_id in self._display_ids:
+                update_display(data, metadata=metadata, raw=True, display_id=display_id)
+        except Exception:
+            log.exception("RunDetails: updating the display with the final state failed")
+        self._display_ids.clear()
+        self._unwatch_cells()
+
+    def _unwatch_cells(self) -> None:
+        shell = _ipython()
+        if shell is not None and getattr(self, "_watching", False) and not self._display_ids:
+            try:
+                shell.events.unregister("post_run_cell", self._after_cell)
+            except ValueError:
+                pass
+            self._watching = False
+
     def close(self) -> None:
         self._stop.set()
+        self._display_ids.clear()
+        self._unwatch_cells()
         super().close()
 
     def __repr__(self) -> str:
         return f"RunDetails(run_id={self.run_id!r}, experiment={self.experiment!r})"
+
+
+def _ipython() -> Any:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return None
+    return get_ipython()

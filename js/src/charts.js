@@ -1,83 +1,151 @@
 // Plotly figures of the view state: learning curves, parallel coordinates, metric over time.
 // Pure functions: state in, {data, layout} out. Everything is SVG (no WebGL), so many widgets in one
 // notebook never run out of WebGL contexts and headless browsers draw them too.
-import { STATUS_COLORS, fmt, hoverText, shortId } from "./state.js";
+import { fmt, hoverText, shortId } from "./state.js";
+import { PALETTE, STATUS_COLORS, STATUS_DASH } from "./theme.js";
 
-const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
-const BEST = "#e6a700";
-const SELECTED = "#000000";
-// above this many runs, lines of the same style are merged into one trace (null-separated)
+export const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
+// above this many runs, lines of the same style are merged into one trace (null-separated), and
+// curves are coloured by the run's best value of the metric instead of one colour per run
 export const MAX_TRACES = 100;
+// with more runs than colours, curves are coloured by their best value; the best N stand out
+export const BEST_N = 3;
 
-function baseLayout(title, height) {
-  return {
-    title: { text: title, font: { size: 13 }, x: 0.01, xanchor: "left" },
+export function baseLayout(title, height, theme, width) {
+  const axis = { color: theme.font2, gridcolor: theme.grid, linecolor: theme.border, zerolinecolor: theme.border,
+    tickfont: { color: theme.font2 }, title: { font: { color: theme.font } } };
+  const layout = {
+    title: { text: title, font: { size: 13, color: theme.font }, x: 0.01, xanchor: "left" },
     height,
     margin: { l: 60, r: 20, t: 36, b: 40 },
     showlegend: false,
     hovermode: "closest",
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "rgba(0,0,0,0)",
-    font: { size: 11 },
+    font: { size: 11, color: theme.font, family: theme.fontFamily },
+    hoverlabel: { bgcolor: theme.bg1, bordercolor: theme.border, font: { color: theme.font } },
+    xaxis: { ...axis },
+    yaxis: { ...axis },
+  };
+  if (width) layout.width = width;
+  return layout;
+}
+
+// which runs stand out: the best N by their best value (goal-aware), and how each is coloured
+export function curveColouring(state) {
+  const meta = state.meta || { goal: "maximize" };
+  const rows = state.order.map((id) => state.runs[id]);
+  const scored = rows.filter((r) => r.best !== null && r.best !== undefined && r.status !== "Failed");
+  const sign = meta.goal === "minimize" ? 1 : -1;
+  const ranked = scored.slice().sort((a, b) => sign * (a.best - b.best));
+  const byMetric = rows.length > PALETTE.length;
+  const values = scored.map((r) => r.best);
+  return {
+    byMetric,
+    top: new Set(ranked.slice(0, byMetric ? BEST_N : 1).map((r) => r.id)),
+    lo: values.length ? Math.min(...values) : 0,
+    hi: values.length ? Math.max(...values) : 1,
+    reverse: meta.goal === "minimize",
   };
 }
 
-function lineStyle(row, i, state, selected) {
-  const head = state.header || {};
-  if (row.id === selected) return { key: "selected", color: SELECTED, width: 4, opacity: 1 };
-  if (row.id === head.best_run) return { key: "best", color: BEST, width: 3.5, opacity: 1 };
-  if (row.stopped_early) return { key: "stopped", color: PALETTE[i % PALETTE.length], width: 1.2, opacity: 0.25, merged: "#999999" };
-  if (row.status === "Failed") return { key: "failed", color: STATUS_COLORS.Failed, width: 1.2, opacity: 0.5 };
-  return { key: "normal", color: PALETTE[i % PALETTE.length], width: 1.5, opacity: 0.85, merged: "#1f77b4" };
+// the colour of a run's curve: one palette colour per run (by run number) while they fit, else
+// viridis by the run's best value (bright = better)
+export function runColor(row, colouring, theme) {
+  if (!colouring.byMetric) return PALETTE[(Math.max(1, row.number || 1) - 1) % PALETTE.length];
+  if (row.best === null || row.best === undefined) return theme.font2;
+  let t = colouring.hi > colouring.lo ? (row.best - colouring.lo) / (colouring.hi - colouring.lo) : 1;
+  if (colouring.reverse) t = 1 - t;
+  return colorAt(t);
 }
 
-const Z = { dimmed: -1, stopped: 0, failed: 1, normal: 2, best: 3, selected: 4 };
-// a parallel-coordinates line outside the brushes
-const DIMMED = { key: "dimmed", color: "#cccccc", width: 1, opacity: 0.5, merged: "#cccccc" };
+function lineStyle(row, state, selected, colouring, theme) {
+  const dash = row.stopped_early ? "dot" : STATUS_DASH[row.status] || "solid";
+  if (row.id === selected) return { key: "selected", color: theme.selected, width: 4, opacity: 1, dash };
+  const color = runColor(row, colouring, theme);
+  if (colouring.top.has(row.id)) return { key: "best", color, width: 3.5, opacity: 1, dash };
+  if (row.status === "Running") return { key: "running", color, width: 2.5, opacity: 1, dash };
+  const faint = colouring.byMetric ? 0.35 : 0.8;
+  if (row.status === "Failed") return { key: "failed", color: STATUS_COLORS.Failed, width: 1.2, opacity: faint, dash };
+  return { key: row.stopped_early || row.status === "Canceled" ? "stopped" : "normal", color, width: 1.2,
+    opacity: row.stopped_early ? faint * 0.7 : faint, dash };
+}
+
+// marker symbols per status in the time chart (shape as well as colour)
+const STATUS_SYMBOL = { Completed: "circle", Running: "diamond", Canceled: "x", Failed: "triangle-down", Queued: "circle-open" };
+
+const Z = { dimmed: -1, stopped: 0, failed: 1, normal: 2, running: 3, best: 4, selected: 5 };
 
 // Lines (one per run) -> traces: one per run, or merged by style when there are many runs.
+// Lines that stay one trace each even when there are many: the selected, the best and running
+// runs (few, and the ones new points arrive for, so an update extends their traces only)
+const OWN = new Set(["selected", "best", "running"]);
+
+function oneTrace(l, hovertemplate) {
+  return {
+    type: "scatter",
+    mode: l.x.length === 1 ? "lines+markers" : "lines",
+    x: l.x, y: l.y, text: l.x.map(() => l.text), customdata: l.x.map(() => l.id),
+    name: shortId(l.id), meta: l.id, hovertemplate,
+    line: { color: l.style.color, width: l.style.width, dash: l.style.dash || "solid" }, marker: { size: 5, color: l.style.color },
+    opacity: l.style.opacity,
+  };
+}
+
 function linesToTraces(lines, hovertemplate) {
   lines.sort((a, b) => Z[a.style.key] - Z[b.style.key]);
-  if (lines.length <= MAX_TRACES) {
-    return lines.map((l) => ({
-      type: "scatter",
-      mode: l.x.length === 1 ? "lines+markers" : "lines",
-      x: l.x, y: l.y, text: l.x.map(() => l.text), customdata: l.x.map(() => l.id),
-      name: shortId(l.id), meta: l.id, hovertemplate,
-      line: { color: l.style.color, width: l.style.width }, marker: { size: 5, color: l.style.color },
-      opacity: l.style.opacity,
-    }));
-  }
+  if (lines.length <= MAX_TRACES) return lines.map((l) => oneTrace(l, hovertemplate));
   const groups = new Map();
+  const own = [];
   for (const l of lines) {
-    let g = groups.get(l.style.key);
+    if (OWN.has(l.style.key)) { own.push(oneTrace(l, hovertemplate)); continue; }
+    const color = l.style.merged || l.style.color;
+    const key = `${l.style.key}|${color}|${l.style.dash || "solid"}`;
+    let g = groups.get(key);
     if (!g) {
-      const color = l.style.merged || l.style.color;
-      g = { type: "scatter", mode: "lines", x: [], y: [], text: [], customdata: [], name: l.style.key, meta: l.style.key,
-        hovertemplate, line: { color, width: l.style.width }, opacity: l.style.opacity };
-      groups.set(l.style.key, g);
+      g = { type: "scatter", mode: "lines", x: [], y: [], text: [], customdata: [], name: l.style.key, meta: key,
+        hovertemplate, line: { color, width: l.style.width, dash: l.style.dash || "solid" }, opacity: l.style.opacity };
+      groups.set(key, g);
     }
     for (let k = 0; k < l.x.length; k++) {
       g.x.push(l.x[k]); g.y.push(l.y[k]); g.text.push(l.text); g.customdata.push(l.id);
     }
     g.x.push(null); g.y.push(null); g.text.push(""); g.customdata.push(null);
   }
-  return [...groups.values()];
+  return [...groups.values(), ...own];
 }
 
-export function learningCurves(state, metric, selected, height) {
+// a robust y range: the 2nd..98th percentile of the values plus a margin, so one outlier cannot
+// squeeze every curve into a sliver (the outlier is drawn off the plot; hover still tells it)
+export function robustRange(values) {
+  const v = values.filter((x) => typeof x === "number" && isFinite(x)).sort((a, b) => a - b);
+  if (v.length < 20) return null;
+  const q = (p) => v[Math.min(v.length - 1, Math.max(0, Math.round(p * (v.length - 1))))];
+  const lo = q(0.02), hi = q(0.98);
+  if (!(hi > lo) || (v[0] >= lo - (hi - lo) * 0.5 && v[v.length - 1] <= hi + (hi - lo) * 0.5)) return null;
+  const pad = (hi - lo) * 0.08;
+  return [lo - pad, hi + pad];
+}
+
+// `only`: a Set of the run ids to draw (the brushed runs), or null for all
+export function learningCurves(state, metric, selected, height, theme, width, only = null) {
   const lines = [];
-  state.order.forEach((id, i) => {
+  const colouring = curveColouring(state);
+  const all = [];
+  state.order.forEach((id) => {
+    if (only && !only.has(id) && id !== selected) return;
     const values = (state.series[id] || {})[metric];
     if (!values || !values.length) return;
     const row = state.runs[id];
-    lines.push({ id, x: values.map((_, k) => k + 1), y: values, text: hoverText(row, state), style: lineStyle(row, i, state, selected) });
+    for (const v of values) all.push(v);
+    lines.push({ id, x: values.map((_, k) => k + 1), y: values, text: hoverText(row, state), style: lineStyle(row, state, selected, colouring, theme) });
   });
-  const layout = baseLayout(`Learning curves: ${metric}`, height);
-  layout.xaxis = { title: { text: "interval" }, zeroline: false };
-  layout.yaxis = { title: { text: metric }, zeroline: false };
-  return { data: linesToTraces(lines, "%{text}<br>interval %{x}: %{y}<extra></extra>"), layout };
+  const layout = baseLayout(`Learning curves: ${metric}`, height, theme, width);
+  layout.xaxis = { ...layout.xaxis, title: { text: "interval", font: { color: theme.font } }, zeroline: false };
+  layout.yaxis = { ...layout.yaxis, title: { text: metric, font: { color: theme.font } }, zeroline: false, tickformat: ".4~g" };
+  const range = robustRange(all);
+  if (range) layout.yaxis.range = range;
+  return { data: linesToTraces(lines, "%{text}<br>interval %{x}: %{y:.4~g}<extra></extra>"), layout, colouring };
 }
 
 // ---- parallel coordinates -------------------------------------------------------------------
@@ -177,7 +245,7 @@ export function brushedRuns(state, brushes, axes = pcAxes(state)) {
   return new Set(state.order.filter((id) => active.every((a) => inBrush(a, brushes[a.key], a.value(state.runs[id])))));
 }
 
-export function parallelCoordinates(state, selected, height, brushes = {}) {
+export function parallelCoordinates(state, selected, height, brushes = {}, theme, width) {
   const meta = state.meta || { axes: [], primary: "" };
   const ids = state.order;
   const axes = pcAxes(state);
@@ -194,10 +262,10 @@ export function parallelCoordinates(state, selected, height, brushes = {}) {
     let t = row.best === null || row.best === undefined ? null : mhi > mlo ? (row.best - mlo) / (mhi - mlo) : 1;
     if (t !== null && reverse) t = 1 - t;
     const bin = t === null ? "none" : String(Math.round(t * (VIRIDIS.length - 1)));
-    let style = { key: "normal", color: t === null ? "#bbbbbb" : colorAt(t), width: 1.5, opacity: t === null ? 0.5 : 0.8 };
-    if (id === (state.header || {}).best_run) style = { key: "best", color: BEST, width: 3.5, opacity: 1 };
-    if (inside && !inside.has(id)) style = DIMMED;
-    if (id === selected) style = { key: "selected", color: SELECTED, width: 4, opacity: 1 };
+    let style = { key: "normal", color: t === null ? theme.font2 : colorAt(t), width: 1.5, opacity: t === null ? 0.5 : 0.8 };
+    if (id === (state.header || {}).best_run) style = { ...style, key: "best", width: 3.5, opacity: 1 };
+    if (inside && !inside.has(id)) style = { key: "dimmed", color: theme.dimmed, width: 1, opacity: 0.6, merged: theme.dimmed };
+    if (id === selected) style = { key: "selected", color: theme.selected, width: 4, opacity: 1 };
     if (style.key === "normal") style.merged = style.color;
     lines.push({ id, x: y.map((_, k) => k), y, text: hoverText(row, state), style, bin });
   });
@@ -223,24 +291,25 @@ export function parallelCoordinates(state, selected, height, brushes = {}) {
   data.push({
     type: "scatter", mode: "markers", x: [null], y: [null], hoverinfo: "skip", showlegend: false, meta: "colorbar",
     marker: { color: [mlo, mhi], cmin: mlo, cmax: mhi, colorscale: "Viridis", reversescale: reverse, showscale: true,
-      colorbar: { title: { text: meta.primary, side: "right" }, thickness: 10, len: 0.8 } },
+      colorbar: { title: { text: meta.primary, side: "right", font: { color: theme.font } }, thickness: 10, len: 0.8,
+        tickfont: { color: theme.font2 }, outlinecolor: theme.border, tickformat: ".4~g" } },
   });
-  const layout = baseLayout("Parallel coordinates", height);
+  const layout = baseLayout("Parallel coordinates", height, theme, width);
   layout.margin = { l: 50, r: 40, t: 56, b: 20 };
   layout.xaxis = { range: [-0.4, n - 0.6], showgrid: false, zeroline: false, showticklabels: false, fixedrange: true };
   layout.yaxis = { range: [-0.05, 1.05], showgrid: false, zeroline: false, showticklabels: false, fixedrange: true };
-  layout.shapes = axes.map((_, k) => ({ type: "line", x0: k, x1: k, y0: 0, y1: 1, line: { color: "#666", width: 1 }, layer: "below" }));
+  layout.shapes = axes.map((_, k) => ({ type: "line", x0: k, x1: k, y0: 0, y1: 1, line: { color: theme.border, width: 1 }, layer: "below" }));
   axes.forEach((a, k) => { // a brush: a band 14 px wide on its axis
     const p = brushes[a.key] && brushPos(a, brushes[a.key]);
     if (!p) return;
     layout.shapes.push({ type: "rect", xsizemode: "pixel", xanchor: k, x0: -7, x1: 7, y0: Math.max(0, p[0]), y1: Math.min(1, p[1]),
-      fillcolor: "rgba(31,119,180,0.15)", line: { color: "#1f77b4", width: 1 }, layer: "above", name: `brush-${a.key}` });
+      fillcolor: theme.light ? "rgba(0,114,178,0.15)" : "rgba(86,180,233,0.25)", line: { color: theme.brand, width: 1 }, layer: "above", name: `brush-${a.key}` });
   });
   layout.annotations = [];
   axes.forEach((a, k) => {
-    layout.annotations.push({ x: k, y: 1.02, yanchor: "bottom", text: `<b>${a.title}</b>`, showarrow: false, font: { size: 11 } });
+    layout.annotations.push({ x: k, y: 1.02, yanchor: "bottom", text: `<b>${a.title}</b>`, showarrow: false, font: { size: 11, color: theme.font } });
     for (const t of a.ticks) {
-      layout.annotations.push({ x: k, y: t.pos, xanchor: "right", xshift: -3, text: t.text, showarrow: false, font: { size: 9, color: "#555" } });
+      layout.annotations.push({ x: k, y: t.pos, xanchor: "right", xshift: -3, text: t.text, showarrow: false, font: { size: 9, color: theme.font2 } });
     }
   });
   return { data, layout, axes, inside };
@@ -259,7 +328,7 @@ function linesToTracesMerged(name, lines, hovertemplate) {
 }
 
 // ---- primary metric per run over time -------------------------------------------------------
-export function metricOverTime(state, selected, height) {
+export function metricOverTime(state, selected, height, theme, width) {
   const meta = state.meta || { primary: "", goal: "maximize" };
   const pts = state.order.map((id) => state.runs[id]).filter((r) => r.best !== null && r.best !== undefined)
     .map((r) => ({ r, t: r.ended || r.t_last || r.started || r.created }))
@@ -274,20 +343,23 @@ export function metricOverTime(state, selected, height) {
   }
   const head = state.header || {};
   const data = [
-    { type: "scatter", mode: "lines", x: bx, y: by, line: { shape: "hv", color: BEST, width: 2 }, name: "best so far", meta: "best-so-far", hoverinfo: "skip" },
+    { type: "scatter", mode: "lines", x: bx, y: by, line: { shape: "hv", color: theme.font2, width: 2, dash: "dash" }, name: "best so far", meta: "best-so-far", hoverinfo: "skip" },
     {
       type: "scatter", mode: "markers", meta: "runs", name: "runs",
       x: pts.map((p) => new Date(p.t * 1000)), y: pts.map((p) => p.r.best), text: pts.map((p) => hoverText(p.r, state)),
       customdata: pts.map((p) => p.r.id), hovertemplate: "%{text}<extra></extra>",
       marker: {
         size: pts.map((p) => (p.r.id === selected ? 14 : p.r.id === head.best_run ? 11 : 7)),
-        color: pts.map((p) => STATUS_COLORS[p.r.status] || "#000"),
-        line: { width: pts.map((p) => (p.r.id === selected ? 3 : 0)), color: SELECTED },
+        color: pts.map((p) => STATUS_COLORS[p.r.status] || theme.font2),
+        line: { width: pts.map((p) => (p.r.id === selected ? 3 : 0)), color: theme.selected },
+        symbol: pts.map((p) => STATUS_SYMBOL[p.r.status] || "circle"),
       },
     },
   ];
-  const layout = baseLayout(`${meta.primary} per run over time (best of each run)`, height);
-  layout.xaxis = { type: "date", title: { text: "time the run ended (or last logged)" } };
-  layout.yaxis = { title: { text: meta.primary }, zeroline: false };
+  const layout = baseLayout(`${meta.primary} per run over time (best of each run)`, height, theme, width);
+  layout.xaxis = { ...layout.xaxis, type: "date", title: { text: "time the run ended (or last logged)", font: { color: theme.font } } };
+  layout.yaxis = { ...layout.yaxis, title: { text: meta.primary, font: { color: theme.font } }, zeroline: false, tickformat: ".4~g" };
+  const range = robustRange(pts.map((p) => p.r.best));
+  if (range) layout.yaxis.range = range;
   return { data, layout };
 }

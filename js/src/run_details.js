@@ -1,9 +1,17 @@
 // RunDetails front end (anywidget ESM): header, runs table, learning curves, parallel coordinates and
-// the primary metric over time, fed by "snapshot" and "update" custom messages from the kernel.
+// the primary metric over time.
+//
+// Per model (`initialize`): the view state, started from the synced `_snapshot` (it comes with the
+// widget, so nothing has to be asked of a kernel busy in `run.wait_for_completion()`) and kept up by
+// numbered "update" messages; an update after a gap waits for the next snapshot.
+// Per view (`render`): drawing. Charts redraw only when what they show changed, new points of the
+// runs still running extend their traces, table rows are patched in place, a ResizeObserver keeps
+// every chart as wide as its box and the colours follow the JupyterLab theme.
 import { CSS } from "./style.js";
-import { STATUS_COLORS, TERMINAL, applyMessage, createState, fmt, fmtSeconds, metricNames, nowServer, shortId } from "./state.js";
-import { renderTable } from "./table.js";
-import { brushFromPos, learningCurves, metricOverTime, parallelCoordinates } from "./charts.js";
+import { TERMINAL, applyMessage, createState, fmt, fmtSeconds, metricNames, nowServer, shortId } from "./state.js";
+import { renderTable, tickDurations } from "./table.js";
+import { BEST_N, VIRIDIS, brushFromPos, curveColouring, learningCurves, metricOverTime, parallelCoordinates, runColor } from "./charts.js";
+import { STATUS_COLORS, readTheme, watchTheme } from "./theme.js";
 
 // plotly is bundled in, but evaluated only when the first chart is drawn: anywidget gives a module
 // 2 s to load, and evaluating plotly takes about that long in a slow browser
@@ -14,19 +22,90 @@ function loadPlotly() {
 }
 
 const MIN_DRAW_MS = 250; // at most 4 redraws a second, however fast messages come
-const PLOT_CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+const IDLE_PER_DRAW = 4; // and the page idle 4x as long as a draw took: the main thread <= 20 % busy
+const PLOT_CONFIG = { displaylogo: false, responsive: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
 function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+// ---- per model ----------------------------------------------------------------------------------
+// the shared state of a model, found by the object of its current `_snapshot` (the model proxies
+// anywidget gives `initialize` and `render` differ; the attribute values are the same objects)
+const SHARED = new WeakMap();
+
+function createShared(model) {
+  const shared = { state: createState(), seq: -1, stale: false, listeners: new Set() };
+  const notify = (msg) => { for (const f of shared.listeners) f(msg); };
+  shared.adopt = () => {
+    const snap = model.get("_snapshot");
+    if (!snap || snap.type !== "snapshot") return;
+    SHARED.set(snap, shared);
+    if (typeof snap.seq === "number" && snap.seq < shared.seq) return; // older than what we have
+    applyMessage(shared.state, snap);
+    shared.seq = typeof snap.seq === "number" ? snap.seq : 0;
+    shared.stale = false;
+    notify(snap);
+  };
+  shared.onMessage = (msg) => {
+    if (!msg || msg.type !== "update") return;
+    if (typeof msg.seq === "number") {
+      if (msg.seq <= shared.seq) return; // already in the snapshot
+      if (msg.seq !== shared.seq + 1) { // a gap: wait for a newer snapshot (asked for; also pushed after a display)
+        if (!shared.stale) { shared.stale = true; model.send({ type: "snapshot" }); }
+        return;
+      }
+      shared.seq = msg.seq;
+    }
+    applyMessage(shared.state, msg);
+    notify(msg);
+  };
+  shared.adopt();
+  model.on("change:_snapshot", shared.adopt);
+  model.on("msg:custom", shared.onMessage);
+  return shared;
+}
+
+function initialize({ model }) {
+  const shared = createShared(model);
+  return () => {
+    model.off("change:_snapshot", shared.adopt);
+    model.off("msg:custom", shared.onMessage);
+  };
+}
+
+// ---- cancel over REST (the hdnotebook server extension), so it acts while the kernel is busy ----
+function serverConfig() {
+  const node = document.getElementById("jupyter-config-data");
+  if (!node) return null;
+  try {
+    const c = JSON.parse(node.textContent);
+    return { base: String(c.baseUrl || "/").replace(/\/?$/, "/"), token: c.token || "" };
+  } catch (e) {
+    return null;
+  }
+}
+
+function restRequest(rest, runId, method, body) {
+  const cfg = serverConfig();
+  if (!cfg || !rest || !rest.workspace) return Promise.reject(new Error("no Jupyter server page"));
+  const url = `${cfg.base}hdnotebook/api/workspaces/${encodeURIComponent(rest.workspace)}/runs/${encodeURIComponent(runId)}` +
+    (method === "POST" ? "/cancel" : "");
+  const headers = { "Content-Type": "application/json" };
+  const xsrf = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
+  if (xsrf) headers["X-XSRFToken"] = decodeURIComponent(xsrf[1]);
+  if (cfg.token) headers.Authorization = `token ${cfg.token}`;
+  return fetch(url, { method, headers, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined });
+}
+
+// ---- per view -----------------------------------------------------------------------------------
 function skeleton(el) {
   el.classList.add("hdnotebook-rundetails");
   el.innerHTML = `
     <style>${CSS}</style>
     <div class="hd-header">
       <div class="hd-title">RunDetails: loading\u2026</div>
-      <div class="hd-progress"><div class="hd-bar"></div><span class="hd-progress-text"></span></div>
+      <div class="hd-progress"><div class="hd-bar" role="img" aria-label="progress"></div><span class="hd-progress-text"></span></div>
       <div class="hd-stats"></div>
       <div class="hd-warning" hidden></div>
     </div>
@@ -36,22 +115,24 @@ function skeleton(el) {
       <label>curves of <select class="hd-metric"></select></label>
       <button class="hd-cancel-run" disabled title="select a running run in the table">Cancel selected run</button>
       <button class="hd-cancel-exp" disabled>Cancel experiment</button>
+      <span class="hd-cancel-note" role="status"></span>
       <span class="hd-shown"></span>
     </div>
-    <div class="hd-table-wrap"><table class="hd-table"></table></div>
+    <div class="hd-table-wrap"><table class="hd-table" aria-label="runs"></table></div>
     <div class="hd-charts">
-      <div class="hd-chart hd-curves"></div>
-      <div class="hd-brush-bar"><span class="hd-brush-note"></span>
-        <label hidden><input type="checkbox" class="hd-brush-only"> table: selected runs only</label></div>
-      <div class="hd-chart hd-parcoords"></div>
-      <div class="hd-chart hd-time"></div>
+      <div class="hd-chart hd-curves" role="img"></div>
+      <div class="hd-legend"></div>
+      <div class="hd-brush-bar"><span class="hd-brush-note"></span></div>
+      <div class="hd-chart hd-parcoords" role="img" aria-label="parallel coordinates: one line per run across its hyperparameters and its best primary metric"></div>
+      <div class="hd-chart hd-time" role="img"></div>
     </div>`;
   const q = (s) => el.querySelector(s);
   return {
     title: q(".hd-title"), bar: q(".hd-bar"), progress: q(".hd-progress-text"), stats: q(".hd-stats"), warning: q(".hd-warning"),
     filter: q(".hd-filter"), metric: q(".hd-metric"), cancelRun: q(".hd-cancel-run"), cancelExp: q(".hd-cancel-exp"),
-    shown: q(".hd-shown"), table: q(".hd-table"), curves: q(".hd-curves"), parcoords: q(".hd-parcoords"), time: q(".hd-time"),
-    brushNote: q(".hd-brush-note"), brushOnly: q(".hd-brush-only"),
+    cancelNote: q(".hd-cancel-note"), shown: q(".hd-shown"), table: q(".hd-table"), charts: q(".hd-charts"),
+    curves: q(".hd-curves"), parcoords: q(".hd-parcoords"), time: q(".hd-time"), legend: q(".hd-legend"),
+    brushNote: q(".hd-brush-note"),
   };
 }
 
@@ -60,57 +141,136 @@ function drawHeader(ui, state) {
   const h = state.header;
   if (!meta || !h) return;
   const color = STATUS_COLORS[h.status] || "#555";
-  ui.title.innerHTML = `Experiment <b>${esc(meta.experiment)}</b> \u00b7 run <code>${esc(meta.parent_id)}</code> ` +
+  const title = `Experiment <b>${esc(meta.experiment)}</b> \u00b7 run <code>${esc(meta.parent_id)}</code> ` +
     `<span class="hd-badge hd-experiment-status" style="background:${color}">${esc(h.status)}</span>`;
+  if (ui.title.__hd !== title) { ui.title.__hd = title; ui.title.innerHTML = title; }
   const total = h.total || Math.max(h.runs, 1);
   const counts = h.counts || {};
-  ui.bar.innerHTML = ["Completed", "Canceled", "Failed", "Running"].map((s) =>
+  const bar = ["Completed", "Canceled", "Failed", "Running"].map((s) =>
     `<div class="hd-fill" style="width:${(100 * (counts[s] || 0)) / total}%;background:${STATUS_COLORS[s]}" title="${s} ${counts[s] || 0}"></div>`).join("");
+  if (ui.bar.__hd !== bar) { ui.bar.__hd = bar; ui.bar.innerHTML = bar; }
   const parts = [`${h.finished}/${total} runs finished`];
   if (counts.Running) parts.push(`${counts.Running} running`);
   if (counts.Queued) parts.push(`${counts.Queued} queued`);
   if (counts.Failed) parts.push(`${counts.Failed} failed`);
   ui.progress.textContent = parts.join(" \u00b7 ");
+  ui.bar.setAttribute("aria-label", ui.progress.textContent);
   const stats = [];
   if (h.started) stats.push(`elapsed ${fmtSeconds((h.ended || nowServer(state)) - h.started)}`);
   if (h.best !== null && h.best !== undefined) {
-    stats.push(`best ${esc(meta.primary)} (${meta.goal}) = <b>${esc(fmt(h.best))}</b> in run ${esc(shortId(h.best_run))}`);
+    const best = h.best_run && state.runs[h.best_run];
+    stats.push(`best ${esc(meta.primary)} (${meta.goal}) = <b>${esc(fmt(h.best))}</b> in run #${esc(best ? best.number : shortId(h.best_run))}`);
   }
   if (h.stopped_early) {
     stats.push(`${h.stopped_early} run${h.stopped_early > 1 ? "s" : ""} stopped early \u00b7 ~${Math.round(100 * h.saved_fraction)} % compute saved ` +
       `(${h.saved_intervals} intervals not run vs the longest run's ${h.longest})`);
   }
   if (meta.policy) stats.push(`policy ${esc(meta.policy)}`);
-  ui.stats.innerHTML = stats.join(" \u00b7 ");
+  const html = stats.join(" \u00b7 ");
+  if (ui.stats.__hd !== html) { ui.stats.__hd = html; ui.stats.innerHTML = html; }
   const warn = [h.warning, h.error].filter(Boolean).join(" \u2014 ");
   ui.warning.hidden = !warn;
   ui.warning.textContent = warn;
 }
 
+// the legend under the curves: what colour, line style and width mean
+function drawLegend(ui, colouring, theme, metric, goal) {
+  const swatch = (style) => `<svg width="26" height="10" aria-hidden="true"><line x1="1" y1="5" x2="25" y2="5" style="${style}"/></svg>`;
+  const parts = [];
+  if (colouring.byMetric) {
+    const stops = (goal === "minimize" ? [...VIRIDIS] : VIRIDIS).map((c, i) => `${c} ${(100 * i) / (VIRIDIS.length - 1)}%`).join(",");
+    parts.push(`<span><span class="hd-ramp" style="background:linear-gradient(90deg,${stops})"></span> colour: best ${esc(metric)} of the run (dark = worse, bright = better)</span>`);
+    parts.push(`<span>${swatch(`stroke:${theme.font2};stroke-width:3.5`)} the best ${BEST_N}</span>`);
+  } else {
+    parts.push(`<span>colour: one per run, as the swatch in the table's # column</span>`);
+    parts.push(`<span>${swatch(`stroke:${theme.font2};stroke-width:3.5`)} best run</span>`);
+  }
+  parts.push(`<span>${swatch(`stroke:${theme.font2};stroke-width:2.5`)} running</span>`);
+  parts.push(`<span>${swatch(`stroke:${theme.font2};stroke-width:1.2;stroke-dasharray:2 3`)} stopped early / canceled</span>`);
+  parts.push(`<span>${swatch(`stroke:${STATUS_COLORS.Failed};stroke-width:1.2;stroke-dasharray:6 3`)} failed</span>`);
+  parts.push(`<span>${swatch(`stroke:${theme.selected};stroke-width:4`)} selected</span>`);
+  const html = parts.join("");
+  if (ui.legend.__hd !== html) { ui.legend.__hd = html; ui.legend.innerHTML = html; }
+}
+
+// A chart's identity for incremental drawing: everything but the points of its own (per-run) traces
+function signature(fig) {
+  return JSON.stringify([fig.layout, fig.data.map((t) => [t.meta, t.line, t.opacity, t.mode, t.marker && t.marker.color,
+    t.meta && String(t.meta).includes("|") ? t.x.length : 0])]);
+}
+
 function render({ model, el }) {
-  const state = createState();
+  const shared = SHARED.get(model.get("_snapshot")) || createShared(model);
+  const state = shared.state;
   // brushes: {axis key: {lo, hi} | {cats}} in data units; brushed: the ids inside them all, or null
-  const view = { sortKey: "number", sortDir: 1, statusFilter: "", selected: null, metric: null,
-    brushes: {}, brushed: null, brushOnly: false };
+  const view = { sortKey: "number", sortDir: 1, statusFilter: "", selected: model.get("selected_run") || null, metric: null,
+    brushes: {}, brushed: null, expanded: new Set() };
   let pc = null; // the parallel-coordinates figure last drawn (its axes map pointer positions to brushes)
   const ui = skeleton(el);
+  let theme = null;
   let lastDraw = 0;
   let timer = null;
   let draws = 0;
   let alive = true;
+  let Plotly = null;
+  // what changed since the last draw: null = everything (layout, theme, selection, size...)
+  let pending = { runs: new Set(), points: new Set(), full: true };
+  const drawn = new Map(); // chart div -> {sig, fig}
+  let rest = null; // the REST cancel: null = not tried yet, true = reachable, false = not
+
+  function markAll() { pending.full = true; }
 
   function drawControls() {
     const names = metricNames(state);
     if (!view.metric || !names.includes(view.metric)) view.metric = state.meta ? state.meta.primary : names[0];
     const options = names.map((n) => `<option value="${esc(n)}"${n === view.metric ? " selected" : ""}>${esc(n)}</option>`).join("");
-    if (ui.metric.innerHTML !== options) ui.metric.innerHTML = options;
+    if (ui.metric.__hd !== options) { ui.metric.__hd = options; ui.metric.innerHTML = options; }
     const running = state.header && !TERMINAL.has(state.header.status);
     ui.cancelExp.disabled = !running;
     const sel = view.selected && state.runs[view.selected];
     ui.cancelRun.disabled = !(running && sel && !TERMINAL.has(sel.status));
+    const via = rest === false
+      ? " (no hdnotebook server extension here: the kernel acts on it once the running cell ends)" : "";
+    ui.cancelExp.title = `cancel the whole experiment${via}`;
+    ui.cancelRun.title = (sel ? `cancel run #${sel.number}` : "select a running run in the table") + via;
+    ui.cancelExp.textContent = rest === false ? "Cancel experiment (after the running cell)" : "Cancel experiment";
   }
 
-  let Plotly = null;
+  function chartWidth() {
+    return Math.max(200, Math.floor(ui.charts.clientWidth));
+  }
+
+  // draw one chart: nothing if unchanged, extendTraces if only points were added at the end of its
+  // own traces, a full Plotly.react otherwise
+  function plot(div, fig, label) {
+    div.setAttribute("aria-label", label);
+    div.style.height = `${fig.layout.height}px`;
+    const sig = signature(fig);
+    const old = drawn.get(div);
+    if (old && old.sig === sig && div.data && div.data.length === fig.data.length) {
+      const idx = [], xs = [], ys = [], texts = [], ids = [];
+      let same = true;
+      fig.data.forEach((t, i) => {
+        const cur = div.data[i];
+        if (!t.x || t.x.length === cur.x.length) {
+          if (t.y && t.y.length && t.y[t.y.length - 1] !== cur.y[cur.y.length - 1]) same = false;
+          return;
+        }
+        if (t.x.length < cur.x.length || String(t.meta).includes("|")) { same = false; return; }
+        idx.push(i);
+        xs.push(t.x.slice(cur.x.length)); ys.push(t.y.slice(cur.y.length));
+        texts.push(t.text.slice(cur.x.length)); ids.push(t.customdata.slice(cur.x.length));
+      });
+      if (same && !idx.length) return "unchanged";
+      if (same) {
+        Plotly.extendTraces(div, { x: xs, y: ys, text: texts, customdata: ids }, idx);
+        return "extended";
+      }
+    }
+    Plotly.react(div, fig.data, fig.layout, PLOT_CONFIG);
+    drawn.set(div, { sig });
+    return "redrawn";
+  }
 
   function draw() {
     timer = null;
@@ -118,6 +278,7 @@ function render({ model, el }) {
     if (!el.isConnected) { timer = setTimeout(draw, MIN_DRAW_MS); return; } // not on the page yet
     const t0 = performance.now();
     lastDraw = Date.now();
+    if (!theme) theme = readTheme(el);
     drawHeader(ui, state);
     drawControls();
     if (!state.meta) return;
@@ -126,75 +287,155 @@ function render({ model, el }) {
       loadPlotly().then((P) => { Plotly = P; timer = null; draw(); });
       return;
     }
+    const work = pending;
+    pending = { runs: new Set(), points: new Set(), full: false };
     const height = model.get("height") || 300;
-    drawParcoords(); // first: it finds the brushed runs the table may show
-    const shown = renderTable(ui.table, state, view);
+    const width = chartWidth();
+    observedWidth = width;
+    let runsChanged = work.full || work.runs.size > 0;
+    if (runsChanged && drawParcoords(width)) work.full = true; // the brush changed what is shown
+    const colouring = curveColouring(state);
+    view.colorOf = (row) => runColor(row, colouring, theme);
+    const shown = renderTable(ui.table, state, view, work.full ? null : work.runs);
     ui.shown.textContent = `${shown} of ${state.order.length} runs shown`;
-    const figs = [
-      [ui.curves, learningCurves(state, view.metric, view.selected, height)],
-      [ui.time, metricOverTime(state, view.selected, Math.round(height * 0.8))],
-    ];
-    for (const [div, fig] of figs) Plotly.react(div, fig.data, fig.layout, PLOT_CONFIG);
+    const how = {};
+    if (runsChanged || work.points.size) {
+      const fig = learningCurves(state, view.metric, view.selected, height, theme, width, view.brushed);
+      how.curves = plot(ui.curves, fig, `learning curves of ${view.metric}: one line per run, ${fig.colouring.byMetric ? "coloured by its best value" : "one colour per run"}`);
+      drawLegend(ui, fig.colouring, theme, view.metric, (state.meta || {}).goal);
+    }
+    if (runsChanged) {
+      how.time = plot(ui.time, metricOverTime(state, view.selected, Math.round(height * 0.8), theme, width),
+        `${(state.meta || {}).primary} of each run over time, and the best so far`);
+    }
     bindPlotClicks();
     draws += 1;
     el.dataset.draws = String(draws);
     el.dataset.runs = String(state.order.length);
     el.dataset.status = state.header ? state.header.status : "";
     el.dataset.drawMs = String(Math.round(performance.now() - t0));
+    el.dataset.curves = how.curves || "";
+    el.dataset.dimmed = theme.dimmed;
+    el.dataset.seq = String(shared.seq);
   }
 
-  function drawParcoords() {
-    pc = parallelCoordinates(state, view.selected, model.get("height") || 300, view.brushes);
+  function drawParcoords(width) {
+    pc = parallelCoordinates(state, view.selected, model.get("height") || 300, view.brushes, theme, width || chartWidth());
+    ui.parcoords.style.height = `${pc.layout.height}px`;
     Plotly.react(ui.parcoords, pc.data, pc.layout, PLOT_CONFIG);
+    const before = view.brushed ? [...view.brushed].join() : null;
     view.brushed = pc.inside;
+    const changed = (pc.inside ? [...pc.inside].join() : null) !== before;
     const total = state.order.length;
     ui.brushNote.textContent = pc.inside
-      ? `${pc.inside.size} of ${total} runs selected \u00b7 click an axis to clear its brush`
+      ? `${pc.inside.size} of ${total} runs selected (table and curves show only these) \u00b7 click an axis to clear its brush`
       : "drag vertically on an axis to select runs";
-    ui.brushOnly.parentElement.hidden = !pc.inside;
     ui.parcoords.dataset.brushed = pc.inside ? String(pc.inside.size) : "";
+    return changed;
   }
 
-  function schedule() {
+  function schedule(now = false) {
     if (timer !== null) return;
-    // a big experiment takes long to draw: leave the page at least as long idle between draws
-    const gap = Math.max(MIN_DRAW_MS, 2 * (Number(el.dataset.drawMs) || 0));
+    // a big experiment takes long to draw: leave the page idle IDLE_PER_DRAW times as long between draws
+    const gap = now ? 0 : Math.max(MIN_DRAW_MS, IDLE_PER_DRAW * (Number(el.dataset.drawMs) || 0));
     timer = setTimeout(draw, Math.max(0, gap - (Date.now() - lastDraw)));
   }
+  function redrawAll() { markAll(); if (timer !== null && timer !== -1) { clearTimeout(timer); timer = null; } if (timer === null) draw(); }
 
-  function onMessage(msg) {
-    if (applyMessage(state, msg)) schedule();
+  function onChange(msg) {
+    if (!msg || msg.type === "snapshot") markAll();
+    else {
+      for (const r of msg.runs || []) pending.runs.add(r.id);
+      for (const [id] of msg.points || []) pending.points.add(id);
+      if (msg.meta) markAll();
+    }
+    schedule();
   }
-  model.on("msg:custom", onMessage);
+  shared.listeners.add(onChange);
 
-  // clicks: sort, select, filter, cancel
+  // the selection lives on the model (`selected_run`): every view and Python see it
+  function onSelected() { view.selected = model.get("selected_run") || null; redrawAll(); }
+  model.on("change:selected_run", onSelected);
+  model.on("change:height", redrawAll);
+  function select(id) {
+    model.set("selected_run", view.selected === id ? null : id);
+    model.save_changes(); // the model's change event redraws every view
+  }
+
+  function sortBy(key) {
+    view.sortDir = view.sortKey === key ? -view.sortDir : 1;
+    view.sortKey = key;
+    redrawAll();
+    const th = ui.table.querySelector(`th[data-key="${CSS_escape(key)}"]`);
+    if (th) th.focus();
+  }
   ui.table.addEventListener("click", (ev) => {
     const th = ev.target.closest("th");
-    if (th) {
-      const key = th.dataset.key;
-      view.sortDir = view.sortKey === key ? -view.sortDir : 1;
-      view.sortKey = key;
-      draw();
-      return;
-    }
+    if (th) { sortBy(th.dataset.key); return; }
+    if (ev.target.closest(".hd-expand")) { toggle(ev.target.closest("tr[data-run]").dataset.run); return; }
     const tr = ev.target.closest("tr[data-run]");
-    if (tr) select(tr.dataset.run);
+    if (tr && !window.getSelection().toString()) select(tr.dataset.run);
   });
-  function select(id) {
-    view.selected = view.selected === id ? null : id;
-    draw();
+  ui.table.addEventListener("keydown", (ev) => {
+    const th = ev.target.closest("th");
+    const tr = ev.target.closest("tr[data-run]");
+    if ((ev.key === "Enter" || ev.key === " ") && th) { ev.preventDefault(); sortBy(th.dataset.key); }
+    else if (ev.key === "Enter" && tr) { ev.preventDefault(); select(tr.dataset.run); focusRow(tr.dataset.run); }
+    else if ((ev.key === "ArrowRight" || ev.key === "ArrowLeft") && tr) {
+      ev.preventDefault();
+      if (view.expanded.has(tr.dataset.run) !== (ev.key === "ArrowRight")) toggle(tr.dataset.run);
+    } else if ((ev.key === "ArrowDown" || ev.key === "ArrowUp") && tr) {
+      ev.preventDefault();
+      let next = ev.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling;
+      while (next && !next.dataset.run) next = ev.key === "ArrowDown" ? next.nextElementSibling : next.previousElementSibling;
+      if (next) next.focus();
+    }
+  });
+  function focusRow(id) { const tr = ui.table.querySelector(`tr[data-run="${CSS_escape(id)}"]`); if (tr) tr.focus(); }
+  function toggle(id) {
+    if (view.expanded.has(id)) view.expanded.delete(id); else view.expanded.add(id);
+    redrawAll();
+    focusRow(id);
   }
-  ui.filter.addEventListener("change", () => { view.statusFilter = ui.filter.value; draw(); });
-  ui.metric.addEventListener("change", () => { view.metric = ui.metric.value; draw(); });
+  ui.filter.addEventListener("change", () => { view.statusFilter = ui.filter.value; redrawAll(); });
+  ui.metric.addEventListener("change", () => { view.metric = ui.metric.value; redrawAll(); });
+
+  // cancel: over REST where the hdnotebook server extension answers (acts while the kernel is busy),
+  // else through the kernel (acts when the running cell ends: the button says so)
+  const restTarget = model.get("_rest") || {};
+  if (restTarget.workspace) {
+    restRequest(restTarget, restTarget.run, "GET").then((res) => { rest = res.ok; drawControls(); }, () => { rest = false; drawControls(); });
+  } else {
+    rest = false;
+  }
+  async function cancel(runId, what) {
+    ui.cancelNote.textContent = `cancelling ${what}\u2026`;
+    if (rest !== false) {
+      try {
+        const res = await restRequest(restTarget, runId, "POST", { reason: `canceled from RunDetails` });
+        const body = await res.json().catch(() => ({}));
+        ui.cancelNote.textContent = res.status === 202 ? `cancel of ${what} requested`
+          : `${what}: ${body.message || res.statusText}`;
+        el.dataset.cancel = res.status === 202 ? "rest" : `rest-${res.status}`;
+        return;
+      } catch (e) { /* fall back to the kernel */ }
+    }
+    model.send(runId === restTarget.run || !restTarget.run && what === "the experiment"
+      ? { type: "cancel_experiment" } : { type: "cancel_run", run_id: runId });
+    ui.cancelNote.textContent = `cancel of ${what} sent to the kernel: it acts once the running cell ends`;
+    el.dataset.cancel = "kernel";
+  }
   ui.cancelRun.addEventListener("click", () => {
-    if (!view.selected) return;
-    model.send({ type: "cancel_run", run_id: view.selected });
+    const sel = view.selected && state.runs[view.selected];
+    if (!sel) return;
     ui.cancelRun.disabled = true;
+    cancel(sel.id, `run #${sel.number}`);
   });
   ui.cancelExp.addEventListener("click", () => {
-    model.send({ type: "cancel_experiment" });
     ui.cancelExp.disabled = true;
+    cancel(restTarget.run || (state.meta && state.meta.parent_id), "the experiment");
   });
+
   // a click on a line or point selects its run (plotly emits on the chart div once drawn)
   function bindPlotClicks() {
     for (const div of [ui.curves, ui.parcoords, ui.time]) {
@@ -235,7 +476,7 @@ function render({ model, el }) {
     if (!axis || !hit) return;
     const b = brushFromPos(axis, Math.min(brushDrag.y, hit.y), Math.max(brushDrag.y, hit.y));
     if (b) view.brushes[brushDrag.key] = b; else delete view.brushes[brushDrag.key];
-    if (!brushFrame) brushFrame = requestAnimationFrame(() => { brushFrame = 0; if (alive) drawParcoords(); });
+    if (!brushFrame) brushFrame = requestAnimationFrame(() => { brushFrame = 0; if (alive && drawParcoords()) { markAll(); schedule(); } });
   }
   function brushEnd() {
     window.removeEventListener("mousemove", brushMove, true);
@@ -243,9 +484,9 @@ function render({ model, el }) {
     if (!brushDrag.moved) delete view.brushes[brushDrag.key];
     // after plotly's own mouseup, which emits the click the handler below checks against brushDrag
     const done = brushDrag;
-    setTimeout(() => { // then the table and the note follow
+    setTimeout(() => { // then the table, the curves and the note follow
       if (brushDrag === done) brushDrag = null;
-      if (done.moved || done.clears) draw();
+      if (done.moved || done.clears) redrawAll();
     });
   }
   ui.parcoords.addEventListener("mousedown", (ev) => {
@@ -262,23 +503,55 @@ function render({ model, el }) {
     const hit = !brushDrag && pcHit(ev);
     if (drag && !brushDrag) drag.style.cursor = hit && hit.k >= 0 ? "ns-resize" : "";
   });
-  ui.brushOnly.addEventListener("change", () => { view.brushOnly = ui.brushOnly.checked; draw(); });
 
-  // the elapsed time ticks while the experiment runs
+  // every chart as wide as its box: a ResizeObserver (window resizes, a sidebar that opens, VS Code)
+  let observedWidth = 0;
+  let resizeFrame = 0;
+  const resizer = new ResizeObserver(() => {
+    if (resizeFrame) return;
+    resizeFrame = requestAnimationFrame(() => {
+      resizeFrame = 0;
+      const w = chartWidth();
+      if (!alive || !Plotly || !el.isConnected || w === observedWidth) return;
+      observedWidth = w;
+      redrawAll();
+    });
+  });
+  resizer.observe(ui.charts);
+
+  // the theme: colours are read from JupyterLab's CSS variables again when it changes
+  const unwatchTheme = watchTheme(() => {
+    // the new theme's CSS may load a moment after the attribute flips: re-read now and again after it
+    for (const wait of [0, 400]) setTimeout(() => { if (alive && el.isConnected) { theme = readTheme(el); redrawAll(); } }, wait);
+  });
+
+  // the elapsed time and running durations tick while the experiment runs
   const ticker = setInterval(() => {
-    if (state.header && !TERMINAL.has(state.header.status) && el.isConnected) drawHeader(ui, state);
+    if (state.header && !TERMINAL.has(state.header.status) && el.isConnected) {
+      drawHeader(ui, state);
+      tickDurations(ui.table, state);
+    }
   }, 1000);
 
-  model.send({ type: "snapshot" }); // everything so far; updates follow as they happen
+  schedule(true); // draw what the model has (the snapshot came with the widget)
 
   return () => {
     alive = false;
-    model.off("msg:custom", onMessage);
+    shared.listeners.delete(onChange);
+    model.off("change:selected_run", onSelected);
+    model.off("change:height", redrawAll);
     clearInterval(ticker);
-    if (timer !== null) clearTimeout(timer);
+    resizer.disconnect();
+    unwatchTheme();
+    if (timer !== null && timer !== -1) clearTimeout(timer);
     if (brushFrame) cancelAnimationFrame(brushFrame);
+    if (resizeFrame) cancelAnimationFrame(resizeFrame);
     if (Plotly) for (const div of [ui.curves, ui.parcoords, ui.time]) Plotly.purge(div);
   };
 }
 
-export default { render };
+function CSS_escape(s) {
+  return window.CSS && window.CSS.escape ? window.CSS.escape(s) : String(s).replace(/["\\]/g, "\\$&");
+}
+
+export default { initialize, render };

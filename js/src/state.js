@@ -41,13 +41,7 @@ export function metricNames(state) {
 
 export const TERMINAL = new Set(["Completed", "Failed", "Canceled"]);
 
-export const STATUS_COLORS = {
-  Queued: "#8c8c8c",
-  Running: "#1f77b4",
-  Completed: "#2ca02c",
-  Failed: "#d62728",
-  Canceled: "#ff7f0e",
-};
+export { STATUS_COLORS } from "./theme.js";
 
 export function fmt(v) {
   if (v === null || v === undefined) return "";

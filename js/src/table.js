@@ -1,26 +1,34 @@
-// The runs table: sortable by any column, filterable by status, one row selectable.
-import { STATUS_COLORS, duration, fmt, fmtSeconds } from "./state.js";
+// The runs table: sortable by any column (click or Enter on a header), filterable by status, one
+// row selectable (click or Enter), a row expandable to its stop reason and error. Compact: the run
+// number, status and metric columns stay pinned on the left while the parameters scroll sideways.
+// Updated in place: rows whose data changed are patched cell by cell, so a text selection elsewhere
+// in the table survives; the body is rebuilt only when the order of the shown rows changes.
+import { duration, fmt, fmtSeconds } from "./state.js";
+import { STATUS_COLORS } from "./theme.js";
 
 function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+// Columns, left to right: the pinned ones first (pin: true)
 export function columns(state) {
   const meta = state.meta || { axes: [], primary: "" };
   const cols = [
-    { key: "number", label: "#", value: (r) => r.number },
-    { key: "id", label: "run", value: (r) => r.id },
-    { key: "status", label: "status", value: (r) => r.status },
-  ];
-  for (const a of meta.axes) cols.push({ key: `p:${a.name}`, label: a.name, value: (r) => r.params[a.name], title: () => a.expr });
-  cols.push(
-    { key: "best", label: `${meta.primary} best`, value: (r) => r.best },
+    { key: "number", label: "#", value: (r) => r.number, pin: true, title: (r) => r.id },
+    { key: "status", label: "status", value: (r) => r.status, pin: true },
+    { key: "best", label: `${meta.primary} best`, value: (r) => r.best, pin: true },
     { key: "last", label: `${meta.primary} last`, value: (r) => r.last },
     { key: "intervals", label: "intervals", value: (r) => r.intervals },
     { key: "duration", label: "duration", value: (r) => duration(r, state), text: (r) => { const d = duration(r, state); return d === null ? "" : fmtSeconds(d); } },
-    { key: "stop", label: "stop reason", value: (r) => r.stop_reason || r.error || "", title: (r) => r.stop_reason || r.error || "" },
-  );
+  ];
+  for (const a of meta.axes) cols.push({ key: `p:${a.name}`, label: a.name, value: (r) => r.params[a.name], head: a.expr });
+  cols.push({ key: "stop", label: "stop reason", value: (r) => r.stop_reason || (r.error ? firstLine(r.error) : ""), title: (r) => r.stop_reason || r.error || "" });
   return cols;
+}
+
+function firstLine(text) {
+  const lines = String(text).trim().split("\n");
+  return lines[lines.length - 1] || lines[0];
 }
 
 function compare(a, b) {
@@ -31,13 +39,13 @@ function compare(a, b) {
   return String(a).localeCompare(String(b), undefined, { numeric: true });
 }
 
-// view = { sortKey, sortDir (1|-1), statusFilter ("" = all), selected, brushOnly, brushed (Set of ids | null) }
+// view = { sortKey, sortDir (1|-1), statusFilter ("" = all), selected, brushOnly, brushed (Set of ids | null), expanded: Set }
 export function visibleRows(state, view) {
   const cols = columns(state);
   const col = cols.find((c) => c.key === view.sortKey) || cols[0];
   let rows = state.order.map((id) => state.runs[id]);
   if (view.statusFilter) rows = rows.filter((r) => r.status === view.statusFilter);
-  if (view.brushOnly && view.brushed) rows = rows.filter((r) => view.brushed.has(r.id));
+  if (view.brushed) rows = rows.filter((r) => view.brushed.has(r.id)); // brushing filters the table too
   rows.sort((x, y) => {
     const c = compare(col.value(x), col.value(y));
     return c === 0 ? x.number - y.number : view.sortDir * c;
@@ -45,25 +53,106 @@ export function visibleRows(state, view) {
   return { cols, rows };
 }
 
-export function renderTable(table, state, view) {
+function cellHtml(c, r, colorOf) {
+  if (c.key === "status") {
+    return `<span class="hd-dot" style="color:${STATUS_COLORS[r.status] || "inherit"}">\u25cf</span> ${esc(r.status)}` +
+      (r.stopped_early ? ' <span class="hd-tag" title="stopped early by the policy">early</span>' : "");
+  }
+  if (c.key === "number") {
+    const swatch = colorOf ? `<span class="hd-swatch" style="background:${colorOf(r)}"></span>` : "";
+    return `<span class="hd-expand" title="details" aria-hidden="true">\u25b8</span>${swatch}${esc(fmt(r.number))}`;
+  }
+  return esc(c.text ? c.text(r) : fmt(c.value(r)));
+}
+
+function rowClass(r, view, best) {
+  return ["hd-row", r.id === view.selected ? "hd-selected" : "", r.id === best ? "hd-best" : "",
+    view.expanded.has(r.id) ? "hd-open" : ""].join(" ").trim();
+}
+
+function rowHtml(cols, r, view, best) {
+  const cells = cols.map((c, i) => {
+    const title = c.title ? ` title="${esc(c.title(r))}"` : "";
+    const pin = c.pin ? ` class="hd-pin hd-pin-${i}"` : "";
+    return `<td${pin}${title}>${cellHtml(c, r, view.colorOf)}</td>`;
+  }).join("");
+  const tr = `<tr data-run="${esc(r.id)}" data-status="${esc(r.status)}" class="${rowClass(r, view, best)}" tabindex="0" ` +
+    `aria-selected="${r.id === view.selected}" aria-expanded="${view.expanded.has(r.id)}">${cells}</tr>`;
+  return view.expanded.has(r.id) ? tr + detailHtml(cols, r) : tr;
+}
+
+function detailHtml(cols, r) {
+  const parts = [`<div><b>run</b> <code>${esc(r.id)}</code></div>`];
+  if (r.stop_reason) parts.push(`<div><b>stop reason</b> ${esc(r.stop_reason)}</div>`);
+  const params = Object.entries(r.params || {}).map(([k, v]) => `${esc(k)} = ${esc(fmt(v))}`).join(", ");
+  if (params) parts.push(`<div><b>parameters</b> ${params}</div>`);
+  if (r.error) parts.push(`<div><b>error</b></div><pre class="hd-traceback">${esc(r.error)}</pre>`);
+  return `<tr class="hd-detail" data-detail="${esc(r.id)}"><td colspan="${cols.length}"><div class="hd-detail-box">${parts.join("")}</div></td></tr>`;
+}
+
+function headHtml(cols, view) {
+  return cols.map((c, i) => {
+    const sorted = c.key === view.sortKey;
+    const arrow = sorted ? (view.sortDir > 0 ? " \u25b2" : " \u25bc") : "";
+    const aria = sorted ? (view.sortDir > 0 ? "ascending" : "descending") : "none";
+    const pin = c.pin ? ` hd-pin hd-pin-${i}` : "";
+    const title = c.head ? `${c.label}: ${c.head}` : `sort by ${c.label}`;
+    return `<th data-key="${esc(c.key)}" class="hd-sortable${pin}" tabindex="0" scope="col" aria-sort="${aria}" title="${esc(title)}">${esc(c.label)}${arrow}</th>`;
+  }).join("");
+}
+
+// Draw the table; `changed` (a Set of ids, or null for "anything") lets an update patch rows in place.
+// Returns the number of rows shown.
+export function renderTable(table, state, view, changed = null) {
   const { cols, rows } = visibleRows(state, view);
   const best = (state.header || {}).best_run;
-  const head = cols.map((c) => {
-    const arrow = c.key === view.sortKey ? (view.sortDir > 0 ? " \u25b2" : " \u25bc") : "";
-    return `<th data-key="${esc(c.key)}" title="sort by ${esc(c.label)}">${esc(c.label)}${arrow}</th>`;
-  }).join("");
-  const body = rows.map((r) => {
-    const cls = [r.id === view.selected ? "hd-selected" : "", r.id === best ? "hd-best" : ""].join(" ").trim();
-    const cells = cols.map((c) => {
-      const text = c.text ? c.text(r) : fmt(c.value(r));
-      const title = c.title ? ` title="${esc(c.title(r))}"` : "";
-      if (c.key === "status") {
-        return `<td class="hd-status"><span style="color:${STATUS_COLORS[r.status] || "#000"}">\u25cf</span> ${esc(r.status)}</td>`;
-      }
-      return `<td${title}>${esc(text)}</td>`;
-    }).join("");
-    return `<tr data-run="${esc(r.id)}" data-status="${esc(r.status)}" class="${cls}">${cells}</tr>`;
-  }).join("");
-  table.innerHTML = `<thead><tr>${head}</tr></thead><tbody>${body}</tbody>`;
+  const ids = rows.map((r) => r.id);
+  const headKey = JSON.stringify([cols.map((c) => c.key + c.label), view.sortKey, view.sortDir]);
+  const bodyKey = JSON.stringify([ids, [...view.expanded].filter((id) => ids.includes(id))]);
+  if (table.__hdHead !== headKey || !table.tHead) {
+    table.__hdHead = headKey;
+    table.innerHTML = `<thead><tr>${headHtml(cols, view)}</tr></thead><tbody></tbody>`;
+    table.__hdBody = null;
+  }
+  const body = table.tBodies[0];
+  if (table.__hdBody !== bodyKey || changed === null) {
+    table.__hdBody = bodyKey;
+    body.innerHTML = rows.map((r) => rowHtml(cols, r, view, best)).join("");
+    table.dataset.patched = "0";
+    return rows.length;
+  }
+  // same rows in the same order: patch the changed ones, and the classes (best, selected) of all
+  let patched = 0;
+  for (const tr of body.rows) {
+    const id = tr.dataset.run;
+    if (!id) continue;
+    const r = state.runs[id];
+    const cls = rowClass(r, view, best);
+    if (tr.className !== cls) tr.className = cls;
+    if (tr.getAttribute("aria-selected") !== String(r.id === view.selected)) tr.setAttribute("aria-selected", String(r.id === view.selected));
+    if (!changed.has(id)) continue;
+    patched += 1;
+    if (tr.dataset.status !== r.status) tr.dataset.status = r.status;
+    cols.forEach((c, i) => {
+      const td = tr.cells[i];
+      const html = cellHtml(c, r, view.colorOf);
+      if (td.__hd !== html) { td.__hd = html; td.innerHTML = html; }
+      if (c.title) { const t = c.title(r); if (td.title !== t) td.title = t; }
+    });
+  }
+  table.dataset.patched = String(patched);
   return rows.length;
+}
+
+// the durations of running runs tick: refresh that column's text only
+export function tickDurations(table, state) {
+  const cols = columns(state);
+  const k = cols.findIndex((c) => c.key === "duration");
+  if (k < 0 || !table.tBodies[0]) return;
+  for (const tr of table.tBodies[0].rows) {
+    const r = tr.dataset.run && state.runs[tr.dataset.run];
+    if (!r || r.ended || !r.started) continue;
+    const text = cols[k].text(r);
+    if (tr.cells[k] && tr.cells[k].textContent !== text) tr.cells[k].textContent = text;
+  }
 }
