@@ -37,6 +37,7 @@ __all__ = [
     "write_notebook",
     "open_notebook",
     "run_all_cells",
+    "accept_dialog",
     "wait_kernel_idle",
     "screenshot",
 ]
@@ -260,15 +261,29 @@ def run_all_cells(page: Any, attempts: int = 3, timeout: float = 20.0) -> None:
     queued = ("() => [...document.querySelectorAll('.jp-Cell .jp-InputPrompt')]"
               ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))")
     for attempt in range(attempts):
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-        page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+        accept_dialog(page)  # a late "Select Kernel" dialog would swallow the clicks
+        if attempt and page.evaluate(queued):
+            return  # the earlier click landed late
         try:
+            page.locator(".lm-MenuBar-item", has_text="Run").first.click(timeout=timeout * 1000)
+            page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click(timeout=timeout * 1000)
             page.wait_for_function(queued, timeout=timeout * 1000)
             return
         except Exception:
             if attempt == attempts - 1:
                 raise
             page.keyboard.press("Escape")
+
+
+def accept_dialog(page: Any) -> bool:
+    """Accept a modal dialog if one is shown (JupyterLab's "Select Kernel" can come late on a busy
+    machine); whether there was one."""
+    dialog = page.locator(".jp-Dialog .jp-mod-accept")
+    if dialog.count() and dialog.first.is_visible():
+        dialog.first.click()
+        page.wait_for_timeout(300)
+        return True
+    return False
 
 
 def screenshot(page: Any, name: str, directory: str | os.PathLike[str] | None = None) -> Path:
