@@ -160,3 +160,54 @@ def test_live_flow_show_then_wait_in_jupyterlab(tmp_path):
 
 def test_live_flow_show_then_wait_in_notebook7(tmp_path):
     _drive("notebook", tmp_path)
+
+
+SHARE_RUNS = 6
+SHARE_SUBMIT = SUBMIT.replace(f"max_total_runs={RUNS}", f"max_total_runs={SHARE_RUNS}").replace("time.sleep(0.6)", "time.sleep(0.2)")
+
+
+def test_saved_notebook_exported_to_html_shows_the_final_state_offline(tmp_path):
+    """Run the flow in JupyterLab, save, ``jupyter nbconvert --to html``, open the HTML in a
+    Chromium without network: the final table is there (the display's static fallback was
+    replaced with the final state when the experiment ended, while the live view stayed)."""
+    import json
+    import subprocess
+
+    with JupyterServer(tmp_path, app="lab") as server:
+        write_notebook(server.root / "share.ipynb", [SHARE_SUBMIT, SHOW, WAIT])
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            open_notebook(page, server, "share.ipynb")
+            run_all_cells(page)
+            _until(lambda: "waited Completed" in page.locator(".jp-Notebook .jp-Cell").nth(2).inner_text(), 120,
+                   "the experiment completed", page, "share")
+            _until(lambda: _dom(page)["status"] == "Completed" and _dom(page)["rows"] == SHARE_RUNS, 15,
+                   "the live view shows the final state", page, "share")
+            page.wait_for_timeout(500)
+            assert page.locator(W).count() == 1  # the live widget is still there after the update
+            page.locator(".jp-Notebook .jp-Cell").nth(2).click()
+            page.keyboard.press("Escape")
+            page.keyboard.press("Control+s")
+            path = server.root / "share.ipynb"
+            _until(lambda: any(o.get("output_type") == "display_data"
+                               for o in json.loads(path.read_text())["cells"][1]["outputs"]), 20, "the notebook saved")
+
+            saved = json.loads(path.read_text())["cells"][1]["outputs"][0]["data"]
+            assert "application/vnd.jupyter.widget-view+json" in saved  # still a live widget when reopened
+            assert f"{SHARE_RUNS}/{SHARE_RUNS} runs finished" in "".join(saved["text/plain"]), saved["text/plain"]
+
+            out = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(path)],
+                                 capture_output=True, text=True, timeout=120)
+            assert out.returncode == 0, out.stderr
+            html = server.root / "share.html"
+            context = browser.new_context(offline=True)
+            offline = context.new_page()
+            offline.route("http*://**", lambda route: route.abort())  # nothing from a CDN either
+            offline.goto(html.as_uri())
+            table = offline.locator(".hdnotebook-rundetails-static table tbody tr")
+            assert table.count() == SHARE_RUNS
+            text = offline.locator(".hdnotebook-rundetails-static").inner_text()
+            assert "Completed" in text and f"{SHARE_RUNS}/{SHARE_RUNS} runs finished" in text, text[:500]
+            assert offline.locator(".hdnotebook-rundetails-static svg polyline").count() >= 2 * SHARE_RUNS  # curves + sparklines
+            screenshot(offline, "rundetails-nbconvert-offline.png")
+            context.close()
