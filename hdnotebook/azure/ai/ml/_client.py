@@ -219,8 +219,8 @@ class JobOperations:
         trial = job.trial if isinstance(job, SweepJob) else job
         for what, value in (("compute", compute or job.compute), ("environment", trial.environment)):
             if value is not None:
-                say_once(f"job-{what}", f"{what} {value!r} is kept but not used: jobs run in this kernel's "
-                                        "Python environment on this machine.")
+                say_once(what, f"{what} {value!r} is kept but not used: jobs run on this machine, in this "
+                               "kernel's Python environment.")
         run = Experiment(self._workspace, plan.experiment_name).submit(plan.config, tags=run_tags)
         submitted = job_view(run, job)
         self._submitted[run.id] = job
@@ -335,7 +335,8 @@ class ComputeOperations:
 
     def get(self, name: str) -> AmlCompute:
         """A kept compute, or a stand-in for this machine under that name."""
-        say_once("compute", f"compute {name!r}: a local stand-in; jobs run on this machine's CPUs and GPUs.")
+        say_once("compute", f"compute {name!r} is kept but not used: jobs run on this machine, in this kernel's "
+                            "Python environment.")
         return self._computes.get(name) or AmlCompute(name=name, size="local", type="local")
 
     def begin_create_or_update(self, compute: AmlCompute, **kwargs: Any) -> _DonePoller:
