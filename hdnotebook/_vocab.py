@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable
+import os
+import socket
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -32,6 +35,10 @@ __all__ = [
     "metric_key",
     "best_value",
     "trial_state",
+    "HEARTBEAT_SECONDS",
+    "HEARTBEAT_TIMEOUT",
+    "driver_identity",
+    "driver_alive",
 ]
 
 
@@ -124,3 +131,52 @@ _TRIAL_STATES = {
     RunStatus.CANCELED: "stopped",
     RunStatus.FAILED: "failed",
 }
+
+
+#: how often a running experiment's driver writes ``heartbeat`` (a time) into its parent run
+HEARTBEAT_SECONDS = 2.0
+#: a driver on another machine whose heartbeat is older than this is taken for gone
+HEARTBEAT_TIMEOUT = 30.0
+
+
+def _process_start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def driver_identity() -> dict[str, Any]:
+    """This process as the driver of a run: what :func:`driver_alive` checks later."""
+    pid = os.getpid()
+    return {"driver_pid": pid, "driver_host": socket.gethostname(), "driver_start": _process_start_time(pid)}
+
+
+def driver_alive(details: Mapping[str, Any], now: float | None = None) -> bool:
+    """Whether the driver named in a parent run's ``details`` still runs.
+
+    On this machine its process tells (pid and start time, so a reused pid does not count); on
+    another machine its heartbeat must be newer than :data:`HEARTBEAT_TIMEOUT`.
+
+    >>> driver_alive({"driver_host": "elsewhere", "heartbeat": 100.0}, now=110.0)
+    True
+    >>> driver_alive({"driver_host": "elsewhere", "heartbeat": 100.0}, now=200.0)
+    False
+    """
+    if details.get("driver_host") == socket.gethostname():
+        pid = details.get("driver_pid")
+        if not isinstance(pid, int):
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        start = details.get("driver_start")
+        return start is None or _process_start_time(pid) == start
+    beat = details.get("heartbeat") or details.get("session_started")
+    if not isinstance(beat, (int, float)):
+        return False
+    return (time.time() if now is None else now) - beat < HEARTBEAT_TIMEOUT

@@ -204,7 +204,8 @@ class HyperDriveRun(Run):
                             raise_on_error: bool = False, poll_seconds: float = 0.5) -> dict[str, Any]:
         """Block until the experiment ends; returns :meth:`get_details`.
 
-        With ``show_output=True`` it prints a text progress line per change. Interrupting the
+        With ``show_output=True`` it prints a text progress line per change, then a table of the
+        runs and, when the experiment failed, its error and traceback. Interrupting the
         waiting cell (Ctrl-C, the stop button) stops the waiting, not the experiment.
         """
         last = ""
@@ -229,9 +230,11 @@ class HyperDriveRun(Run):
                 file=sys.stderr,
             )
             return self.get_details()
+        details = self.get_details()
         if show_output:
             print(self.summary_table(), flush=True)
-        details = self.get_details()
+            if details["status"] == RunStatus.FAILED and details["properties"].get("error"):
+                print(_failure_text(self.id, details["properties"]), flush=True)
         if raise_on_error and details["status"] == RunStatus.FAILED:
             raise RuntimeError(f"experiment run {self.id} failed: {details['properties'].get('error')}")
         return details
@@ -383,6 +386,14 @@ class HyperDriveRun(Run):
 
     def _repr_html_(self) -> str:
         return f"<pre>{self.progress_line()}</pre>"
+
+
+def _failure_text(run_id: str, properties: dict[str, Any]) -> str:
+    """Why an experiment run failed: the error, where it came from and its traceback."""
+    text = f"experiment run {run_id} failed: {properties['error']}"
+    if properties.get("traceback"):
+        text += "\n" + str(properties["traceback"]).rstrip()
+    return text
 
 
 def _short(value: Any) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 from ._vocab import TERMINAL_STATUSES, RunStatus
 from .channel import ChannelClient
 
-__all__ = ["Run", "TrialStopped", "RunStatus", "TERMINAL_STATUSES", "HyperDriveRun"]
+__all__ = ["Run", "TrialStopped", "DriverLost", "RunStatus", "TERMINAL_STATUSES", "HyperDriveRun"]
 
 
 #: Environment variables that hand a script trial its channel.
@@ -50,6 +50,14 @@ class TrialStopped(BaseException):
 
     It derives from ``BaseException`` so ``except Exception`` in training code does not swallow it.
     """
+
+
+class DriverLost(TrialStopped):
+    """Raised inside a trial by ``run.log`` once the driver (the notebook kernel) cannot be reached."""
+
+
+#: the stop reason of a trial whose driver is gone (one wording, wherever it is noticed)
+LOST_DRIVER = "lost the driver (the notebook kernel exited)"
 
 
 def _encode_value(value: Any) -> tuple[float | None, str | None]:
@@ -188,6 +196,7 @@ class _TrialRun(Run):
         self._steps: dict[str, int] = {}
         self._rows: list[tuple[str, Any]] = []
         self._stop: str | None = None
+        self._driver_lost = False
         self._wake = threading.Event()
         self._closed = False
         self._flusher: threading.Thread | None = None
@@ -209,8 +218,7 @@ class _TrialRun(Run):
     def log(self, name: str, value: Any, description: str = "") -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"run.log(): name must be a non-empty string, got {name!r}")
-        if self._stop is not None:
-            raise TrialStopped(self._stop)
+        self._raise_if_stopped()
         number, text = _encode_value(value)
         with self._lock:
             step = self._steps.get(name, 0)
@@ -221,8 +229,7 @@ class _TrialRun(Run):
             self.primary_logged = True
             if self._sync_primary:
                 self.flush()
-                if self._stop is not None:
-                    raise TrialStopped(self._stop)
+                self._raise_if_stopped()
                 return
         if self._flusher is None:
             self._start_flusher()
@@ -242,8 +249,13 @@ class _TrialRun(Run):
             try:
                 self.flush()
             except ConnectionError as exc:
-                self._stop = f"lost the driver: {exc}"
+                self._driver_lost = True
+                self._stop = f"{LOST_DRIVER}: {exc}"
                 return
+
+    def _raise_if_stopped(self) -> None:
+        if self._stop is not None:
+            raise (DriverLost if self._driver_lost else TrialStopped)(self._stop)
 
     def flush(self) -> None:
         """Send every buffered value now (blocking); records a stop request from the reply.

@@ -350,6 +350,40 @@ class Store:
     def put_blob(self, run_id: str, name: str, data: bytes) -> None:
         self.writer.put("blob", run_id, name, data)
 
+    def claim_run(
+        self, run_id: str, key: str, expected: Any, details: dict[str, Any], status: str | None = None
+    ) -> bool:
+        """Compare-and-set: merge ``details`` into run ``run_id`` (and set ``status``) only if its
+        ``details[key]`` is still ``expected``; whether it was. One transaction, so of two processes
+        claiming the same run with the same ``expected``, exactly one wins.
+
+        Queued writes are committed first.
+        """
+        self.flush()
+        conn = _connect(self.path)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT details FROM runs WHERE id=?", (run_id,)).fetchone()
+                current = json.loads(row[0]) if row else None
+                if current is None or current.get(key) != expected:
+                    conn.execute("ROLLBACK")
+                    return False
+                seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM runs").fetchone()[0] + 1
+                current.update(details)
+                conn.execute(
+                    "UPDATE runs SET details=?, seq=?, status=COALESCE(?, status) WHERE id=?",
+                    (_json(current), seq, status, run_id),
+                )
+                conn.execute("COMMIT")
+                return True
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+
     def flush(self) -> None:
         """Wait until every queued write is committed (no-op when nothing was written)."""
         if self._writer is not None:

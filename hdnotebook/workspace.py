@@ -12,13 +12,13 @@ budget; see :mod:`hdnotebook.engine.resume` for what is kept and what is run aga
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
+import uuid
 from typing import Any
 
 from .config import HyperDriveConfig, _warm_start_list
-from ._vocab import TERMINAL_STATUSES, RunStatus
+from ._vocab import TERMINAL_STATUSES, RunStatus, driver_alive, driver_identity
 from .experiment_run import HyperDriveRun, new_parent_id
 from .store import Store, open_store
 
@@ -59,40 +59,13 @@ class Workspace:
         return f"Workspace({self.path!r})"
 
 
-def _process_start_time(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _driver_identity() -> dict[str, Any]:
-    return {"driver_pid": os.getpid(), "driver_host": socket.gethostname(), "driver_start": _process_start_time(os.getpid())}
-
-
-def _driver_alive(details: dict[str, Any]) -> bool:
-    if details.get("driver_host") != socket.gethostname():
-        return True  # another machine: we cannot tell, assume it is alive
-    pid = details.get("driver_pid")
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    start = details.get("driver_start")
-    return start is None or _process_start_time(pid) == start
-
-
 class Experiment:
     """A named series of experiment runs in a workspace.
 
     Opening an experiment in a new process (a restarted kernel) sees every run and metric stored
-    before; runs left Running by a kernel that died are marked Failed with ``interrupted`` in
-    their details (:meth:`HyperDriveRun.resume` can pick them up again).
+    before. Creating it writes nothing; :meth:`get_runs` and :meth:`resume` first mark runs whose
+    driver is gone (a kernel that died) Failed with ``interrupted`` in their details
+    (:meth:`HyperDriveRun.resume` can pick them up again).
     """
 
     def __init__(self, workspace: Workspace, name: str) -> None:
@@ -102,7 +75,6 @@ class Experiment:
             raise ValueError(f"Experiment name must be a non-empty string of at most 255 characters, got {name!r}")
         self.workspace = workspace
         self.name = name
-        self._mark_interrupted()
 
     @property
     def store(self) -> Store:
@@ -155,11 +127,11 @@ class Experiment:
         if sources:
             details["warm_start"] = [getattr(s, "id", None) or "records" for s in sources]
             details["warm_start_trials"] = len(warm)
+        details.update(driver_identity(), driver_token=_new_token(), session_started=now, heartbeat=now)
         store.insert_run(
             id=parent_id, experiment=self.name, parent_id=None, number=None, status=RunStatus.RUNNING,
             created=now, started=now, params={}, details=details,
         )
-        store.update_run(parent_id, details={**_driver_identity(), "session_started": now})
         _store_config_blob(store, parent_id, config, warm)
         try:
             driver = ExperimentDriver(
@@ -198,7 +170,7 @@ class Experiment:
             backend, n_jobs, channel_host: as for :meth:`submit`.
         """
         store = self.store
-        store.flush()
+        self._mark_interrupted()
         if run_id is None:
             open_runs = [r for r in store.parent_runs(self.name) if r.status != RunStatus.COMPLETED]
             if not open_runs:
@@ -207,9 +179,12 @@ class Experiment:
         return resume_run(store, run_id, config=config, backend=backend, n_jobs=n_jobs, channel_host=channel_host)
 
     def get_runs(self) -> list[HyperDriveRun]:
-        """Every experiment run, newest first (as HyperDrive lists them)."""
+        """Every experiment run, newest first (as HyperDrive lists them).
+
+        Runs whose driver is gone (its kernel died) are first marked Failed, ``interrupted``.
+        """
         store = self.store
-        store.flush()
+        self._mark_interrupted()
         runs = store.parent_runs(self.name)
         with _LIVE_LOCK:
             return [HyperDriveRun(store, r.id, controller=_LIVE.get(r.id), resumer=resume_run) for r in reversed(runs)]
@@ -220,7 +195,7 @@ class Experiment:
         for parent in store.parent_runs(self.name):
             if parent.status in TERMINAL_STATUSES or parent.id in _LIVE:
                 continue
-            if _driver_alive(parent.details):
+            if driver_alive(parent.details):
                 continue
             _mark_parent_interrupted(store, parent.id)
         store.flush()
@@ -249,14 +224,25 @@ def describe_config(config: HyperDriveConfig, tags: dict[str, str] | None = None
     }
 
 
-def _mark_parent_interrupted(store: Store, parent_id: str) -> None:
-    reason = "interrupted: the kernel that ran this experiment exited"
+_INTERRUPTED = "interrupted: the kernel that ran this experiment exited"
+
+
+def _new_token() -> str:
+    """Names one driver's hold on a run (compare-and-set on resume: see :func:`resume_run`)."""
+    return uuid.uuid4().hex
+
+
+def _mark_children_interrupted(store: Store, parent_id: str) -> None:
     for child in store.child_runs(parent_id):
         if child.status not in TERMINAL_STATUSES:
             store.update_run(child.id, status=RunStatus.FAILED, ended=time.time(),
-                             details={"error": reason, "interrupted": True})
+                             details={"error": _INTERRUPTED, "interrupted": True})
+
+
+def _mark_parent_interrupted(store: Store, parent_id: str) -> None:
+    _mark_children_interrupted(store, parent_id)
     store.update_run(parent_id, status=RunStatus.FAILED, ended=time.time(),
-                     details={"error": reason, "interrupted": True})
+                     details={"error": _INTERRUPTED, "interrupted": True})
 
 
 def _store_config_blob(store: Store, parent_id: str, config: HyperDriveConfig, warm: list[Any] | None = None) -> None:
@@ -335,16 +321,11 @@ def resume_run(
         live = _LIVE.get(run_id)
     if live is not None and not live.done:
         raise ValueError(f"experiment run {run_id} is still running in this kernel")
-    if parent.status not in TERMINAL_STATUSES:
-        if live is None and _driver_alive(parent.details):
-            raise ValueError(
-                f"experiment run {run_id} is still running in process {parent.details.get('driver_pid')} "
-                f"on {parent.details.get('driver_host')}"
-            )
-        _mark_parent_interrupted(store, run_id)
-        store.flush()
-        parent = store.run(run_id)
-        assert parent is not None
+    if parent.status not in TERMINAL_STATUSES and live is None and driver_alive(parent.details):
+        raise ValueError(
+            f"experiment run {run_id} is still running in process {parent.details.get('driver_pid')} "
+            f"on {parent.details.get('driver_host')}; cancel it there (or wait for it) before resuming"
+        )
     config = _load_config(store, parent, config)
     state = load_state(store, parent)
     if len(state.finished) >= config.max_total_runs:
@@ -354,16 +335,37 @@ def resume_run(
         )
     warm_blob = store.blob(run_id, "warm_start")
     warm = pickle.loads(warm_blob) if warm_blob else []
-    driver = ExperimentDriver(
-        store, parent.experiment, run_id, config, backend=backend, n_jobs=n_jobs, channel_host=channel_host,
-        resume=state, warm_start=warm,
-    )
+    # claim the run: of two kernels resuming it at once, the one whose compare-and-set lands first
+    # runs it; the other sees the token changed and stops here
     now = time.time()
+    claimed = store.claim_run(
+        run_id, "driver_token", parent.details.get("driver_token"),
+        {**driver_identity(), "driver_token": _new_token(), "heartbeat": now, "session_started": now},
+        status=RunStatus.RUNNING,
+    )
+    if not claimed:
+        holder = store.run(run_id)
+        who = holder.details if holder is not None else {}
+        raise ValueError(
+            f"experiment run {run_id} was resumed by another process just now (process "
+            f"{who.get('driver_pid')} on {who.get('driver_host')}); only one kernel can run it"
+        )
+    _mark_children_interrupted(store, run_id)
+    try:
+        driver = ExperimentDriver(
+            store, parent.experiment, run_id, config, backend=backend, n_jobs=n_jobs, channel_host=channel_host,
+            resume=state, warm_start=warm,
+        )
+    except BaseException as exc:  # the run must not stay Running
+        store.update_run(run_id, status=RunStatus.FAILED, ended=time.time(),
+                         details={"error": f"{type(exc).__name__}: {exc}"})
+        store.flush()
+        raise
     resumed = int(parent.details.get("resumed", 0)) + 1
     store.update_run(
         run_id, status=RunStatus.RUNNING, ended=None,
-        details={**_driver_identity(), "session_started": now, "used_seconds": state.used_seconds,
-                 "resumed": resumed, "interrupted": False, "error": None, "stop": None},
+        details={"used_seconds": state.used_seconds, "resumed": resumed, "interrupted": False, "error": None,
+                 "stop": None, "traceback": None, "error_source": None},
     )
     store.add_event(run_id, "resumed", {
         "finished": len(state.finished), "rerun": [p.run_id for p in state.rerun], "time": now,

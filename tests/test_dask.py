@@ -129,23 +129,32 @@ def test_a_worker_killed_mid_trial_fails_or_retries_that_trial_and_the_experimen
     run = Experiment(Workspace(tmp_path / "ws"), "dask").submit(config, backend="dask")
     run.wait_for_completion()
     assert os.path.exists(tmp_path / "killed-once")
-    by_mode = {c.get_details()["parameters"]["mode"]: c for c in run.get_children()}
-    assert len(by_mode) == 4
+    children = run.get_children()
+    counted = {c.get_details()["parameters"]["mode"]: c for c in children
+               if not c.get_details()["properties"].get("superseded_by")}
+    assert len(counted) == 4
     for name in ("ok1", "ok2", "ok3"):
-        assert by_mode[name].get_status() == "Completed"
-        assert by_mode[name].get_metrics() == {"i": [0, 1, 2], "score": 1.0}
-    lost = by_mode[mode].get_details()
+        assert counted[name].get_status() == "Completed"
+        assert counted[name].get_metrics() == {"i": [0, 1, 2], "score": 1.0}
     if max_retries == 0:
+        assert len(children) == 4
+        lost = counted[mode].get_details()
         assert lost["status"] == "Failed"
+        assert lost["properties"]["outcome"] == "worker_lost"
         assert "worker lost" in lost["error"]["message"]
-        assert by_mode[mode].get_metrics() == {"i": [0, 1, 2]}  # what it logged before it died
+        assert counted[mode].get_metrics() == {"i": [0, 1, 2]}  # what it logged before it died
     else:
-        assert lost["status"] == "Completed"
-        assert lost["properties"]["attempts"] == 2
-        kinds = [kind for _, _, kind, _, _ in run.store.events([by_mode[mode].id])]
+        # the retry is a run of its own, linked both ways to the attempt it replaces
+        assert len(children) == 5
+        retry = counted[mode]
+        first = next(c for c in children if c.id == retry.get_details()["properties"]["rerun_of"])
+        assert first.get_details()["properties"]["superseded_by"] == retry.id
+        assert first.get_status() == "Failed" and first.get_metrics() == {"i": [0, 1, 2]}
+        assert retry.get_status() == "Completed"
+        assert retry.get_details()["properties"]["attempts"] == 2
+        assert retry.get_metrics() == {"i": [0, 1, 2], "score": 1.0}  # its own clean curve
+        kinds = [kind for _, _, kind, _, _ in run.store.events([first.id])]
         assert "retry" in kinds
-        # the lost attempt's values stay in the store, followed by the retry's own
-        assert by_mode[mode].get_metrics() == {"i": [0, 1, 2, 0, 1, 2], "score": 1.0}
     assert run.get_status() == "Completed"
 
 

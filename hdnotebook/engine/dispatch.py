@@ -118,10 +118,19 @@ class Dispatcher:
         self._jobs = concurrency
 
     def run(self, lane: LaneSpec) -> int:
-        """Run one lane to its end through ``Parallel`` (blocking); raises when its worker is lost."""
+        """Run one lane to its end on the backend (blocking); raises when its worker is lost.
+
+        Never in this process: joblib runs a ``Parallel`` call whose backend has one worker
+        sequentially, in the caller (here the notebook kernel), so a one-worker Dask cluster gets
+        the lane through its client, and other backends are given at least two workers.
+        """
+        if self.dask is not None:
+            future = self.dask.client.submit(run_lane, lane, pure=False, **self.dask.submit_kwargs)
+            return future.result()
         jobs: Any = self._jobs or self.n_jobs
-        backend: Any = self.dask.backend() if self.dask is not None else self.backend
-        result = Parallel(n_jobs=jobs, backend=backend, batch_size=1, pre_dispatch="n_jobs")(
+        if jobs == 1:
+            jobs = 2
+        result = Parallel(n_jobs=jobs, backend=self.backend, batch_size=1, pre_dispatch="n_jobs")(
             [delayed(run_lane)(lane)]
         )
         return result[0]

@@ -90,6 +90,11 @@ class GpuSlots:
                 self._free[g] = 0.0
             return chosen
 
+    def available(self) -> float:
+        """The GPU capacity free now, in GPUs (all of it when no trial holds a slot)."""
+        with self._lock:
+            return round(sum(self._free.values()), 9)
+
     def release(self, gpus: list[str], per_trial: float) -> None:
         with self._lock:
             for g in gpus:

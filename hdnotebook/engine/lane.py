@@ -32,12 +32,13 @@ from typing import Any, Callable
 from ..channel import ChannelClient
 from .._vocab import RunStatus
 from .trial import (
-    LOST_DRIVER,
     POLL_SECONDS,
+    OutcomeKind,
     TrialOutcome,
     TrialSpec,
     _call_function,
-    _describe_exit,
+    _died,
+    _stop_kind,
     _kill,
     _poll_quiet,
     _run_inline,
@@ -82,7 +83,7 @@ def run_lane(lane: LaneSpec) -> int:
             spec: TrialSpec = reply[1]
             outcome = _run_one(lane, spec, client, host)
             count += 1
-            if (outcome.stop_reason or "").startswith(LOST_DRIVER):
+            if outcome.kind == OutcomeKind.DRIVER_LOST:
                 lost_driver = True
                 break
     finally:
@@ -166,13 +167,11 @@ class _TrialHost:
         if received:
             outcome = received[0]
             if stop and outcome.status == RunStatus.FAILED:
-                outcome.status, outcome.stop_reason = RunStatus.CANCELED, stop
+                outcome.status, outcome.stop_reason, outcome.kind = RunStatus.CANCELED, stop, _stop_kind(stop)
             self._to_warm.extend(outcome.imported)  # the next host starts with them loaded
             outcome.imported = []
             return outcome
-        if stop:
-            return TrialOutcome(spec.run_id, RunStatus.CANCELED, stop_reason=stop)
-        return TrialOutcome(spec.run_id, RunStatus.FAILED, error=_describe_exit(status))
+        return _died(spec, status, stop)
 
     def _start(self, gpus: list[str] | None) -> None:
         to_warm, self._to_warm = self._to_warm, []

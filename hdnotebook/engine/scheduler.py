@@ -17,63 +17,70 @@ notebook kernel, so the kernel stays free for other cells. It
 
 from __future__ import annotations
 
-import bisect
 import math
 import os
-import queue
 import socket
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from .. import run_files
+from .._vocab import HEARTBEAT_SECONDS, RunStatus
 from ..channel import ChannelServer
 from ..config import HyperDriveConfig
 from ..estimator import ScriptRunConfig
-from ..policy.base import StopDecision
 from ..policy.none import NoTerminationPolicy
-from .._vocab import TERMINAL_STATUSES, RunStatus, best_value, trial_state
 from ..sampling.base import TrialRecord
 from ..store import Store
 from .dispatch import Dispatcher
 from .feeder import Lane, LaneFeeder
 from .gpus import GpuSlots, detect_gpus
+from .lane import LaneSpec
 from .resume import PastTrial, ResumeState
-from .trial import TrialOutcome, TrialSpec
+from .trial import OutcomeKind, TrialOutcome, TrialSpec
+from .trials import StopKind, Trial, TrialsTable
 
-__all__ = ["ExperimentDriver"]
+__all__ = ["ExperimentDriver", "DriverFailure"]
 
 CANCEL_WAIT_SECONDS = 5.0
 
-
-@dataclass
-class _Trial:
-    run_id: str
-    number: int
-    params: dict[str, Any]
-    arguments: list[str]
-    status: str = RunStatus.QUEUED
-    values: list[float] = field(default_factory=list)
-    stop: StopDecision | None = None
-    stop_reason: str | None = None
-    gpus: list[str] = field(default_factory=list)
-    attempts: int = 0
-    child_pid: int | None = None
-    host: str = ""
-    worker_pid: int | None = None
-    lost: str | None = None
-    rerun_of: str | None = None
-    created: float = 0.0
-    details: dict[str, Any] = field(default_factory=dict)
-    #: whether its row is in the store yet
-    stored: bool = False
-    finished: threading.Event = field(default_factory=threading.Event)
+#: the status a trial ends with, by how it ended (killed and worker-lost trials: see _status_of)
+_STATUS_OF_KIND = {
+    OutcomeKind.OK: RunStatus.COMPLETED,
+    OutcomeKind.ERROR: RunStatus.FAILED,
+    OutcomeKind.STOPPED: RunStatus.CANCELED,
+    OutcomeKind.KILLED: RunStatus.FAILED,
+    OutcomeKind.WORKER_LOST: RunStatus.FAILED,
+    OutcomeKind.DRIVER_LOST: RunStatus.CANCELED,
+    OutcomeKind.TIMED_OUT: RunStatus.CANCELED,
+}
 
 
-class ExperimentDriver(LaneFeeder):
-    """Runs one experiment in the background; the ``controller`` of its :class:`HyperDriveRun`."""
+class DriverFailure:
+    """An exception on the driver's side (sampler, policy, store, channel handler, the loop itself)."""
+
+    def __init__(self, error: BaseException, where: str) -> None:
+        self.error = error
+        self.where = where
+        self.message = f"{type(error).__name__}: {error}"
+        self.traceback = "".join(traceback.format_exception(error))
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "error": f"the driver failed in the {self.where}: {self.message}",
+            "error_source": self.where,
+            "traceback": self.traceback,
+        }
+
+
+class ExperimentDriver:
+    """Runs one experiment in the background; the ``controller`` of its :class:`HyperDriveRun`.
+
+    Every exception on the driver's side ends the experiment Failed, with the error, where it
+    came from and its traceback in the parent run's details.
+    """
 
     def __init__(
         self,
@@ -84,7 +91,7 @@ class ExperimentDriver(LaneFeeder):
         backend: str | None = None,
         n_jobs: int | None = None,
         channel_host: str | None = None,
-        resume: ResumeState | list[dict[str, Any]] | None = None,
+        resume: ResumeState | None = None,
         warm_start: list[TrialRecord] | None = None,
     ) -> None:
         self.store = store
@@ -101,21 +108,12 @@ class ExperimentDriver(LaneFeeder):
         self._policy_lock = threading.Lock()
         self.sampler = config.hyperparameter_sampling
         self._trial_time_limit = config.trial_time_limit
-        self._lock = threading.RLock()
-        self._trials: dict[str, _Trial] = {}
-        self._order: list[_Trial] = []
-        #: the sampler's view, kept as trials end: finished trials' records by number (they never
-        #: change) and the trials not finished yet (at most the concurrency, rebuilt each time)
-        self._finished_records: list[TrialRecord] = []
-        self._active: dict[str, _Trial] = {}
-        self._histories: dict[str, list[float]] = {}
-        self._lanes: dict[int, Lane] = {}
-        self._lane_ends: queue.Queue[tuple[Lane, BaseException | None]] = queue.Queue()
-        self._lane_failures = 0
-        self._retry: list[_Trial] = []
+        self._retry: list[Trial] = []
         self._exhausted = False
         self._draw_lock = threading.Lock()
         self._cancel_reason: str | None = None
+        self._cancel_kind: StopKind | None = None
+        self.failure: DriverFailure | None = None
         self._done = threading.Event()
         self._wake = threading.Event()
         self._warned_metric = False
@@ -157,6 +155,8 @@ class ExperimentDriver(LaneFeeder):
             capacity.append(gpu_capacity)
         self.concurrency = max(1, min(capacity))
         self.dispatcher.configure(self.concurrency)
+        self.trials = TrialsTable(self.goal, self.slots, self._slot_request)
+        self._lock = self.trials.lock
         self.workspace_path = os.path.dirname(store.path)
         #: a script experiment runs from a snapshot of its source_directory taken now, as on Azure ML
         self._snapshot: str | None = None
@@ -168,12 +168,10 @@ class ExperimentDriver(LaneFeeder):
         self._resume: list[PastTrial] = []
         self._next_number = 0
         self._used_seconds = 0.0
-        if isinstance(resume, ResumeState):
+        if resume is not None:
             self._take_over(resume)
-        else:
-            self._resume = [PastTrial("", -1, dict(p), RunStatus.QUEUED) for p in resume or []]
-            # runs of earlier experiments to resume from their outputs (HyperDrive's resume_child_runs)
-            self._resume += [
+        else:  # runs of earlier experiments to resume from their outputs (HyperDrive's resume_child_runs)
+            self._resume = [
                 PastTrial("", -1, dict(c["params"]), RunStatus.QUEUED, resumed_from=c["run_id"],
                           extra_arguments=["--resume-from", c["outputs"]])
                 for c in getattr(config, "resume_child_runs", None) or []
@@ -182,26 +180,29 @@ class ExperimentDriver(LaneFeeder):
             channel_host = dask.channel_host() if dask is not None else "127.0.0.1"
         self.channel = ChannelServer(self._handle, host=channel_host)
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="hdnotebook-trial")
+        function = None if isinstance(config.estimator, ScriptRunConfig) else config.estimator
+        self.feeder = LaneFeeder(
+            self, self.dispatcher,
+            lambda lane_id: LaneSpec(lane_id, self.channel.address, self.channel.authkey, function),
+            self._pool, self.concurrency, self._lock, self._wake.set,
+        )
         self._thread = threading.Thread(target=self._main, name=f"hdnotebook-driver[{experiment}]", daemon=True)
 
     def _take_over(self, state: ResumeState) -> None:
         """Start from a stored past (resume): finished trials as they were, interrupted ones re-run."""
         for past in state.finished:
-            trial = _Trial(
+            trial = Trial(
                 run_id=past.run_id, number=past.number, params=past.params, arguments=past.arguments,
                 status=past.status, values=list(past.values), attempts=past.attempts,
             )
-            trial.finished.set()
-            self._trials[trial.run_id] = trial
-            self._order.append(trial)
-            self._histories[trial.run_id] = trial.values
+            trial.runtime.stored = True
+            self.trials.add(trial)
             self._policy_tracker.load(trial.run_id, trial.values)
-            bisect.insort(self._finished_records, _record(trial, self.goal), key=_number)
         self._resume = list(state.rerun)
         self._next_number = state.next_number
         self._used_seconds = state.used_seconds
 
-    # -- lifecycle -------------------------------------------------------------------------------
+    # -- lifecycle (the RunController of experiment_run) ---------------------------------------
     def start(self) -> None:
         self._thread.start()
 
@@ -212,84 +213,113 @@ class ExperimentDriver(LaneFeeder):
     def done(self) -> bool:
         return self._done.is_set()
 
-    def cancel(self, reason: str = "canceled by the user") -> None:
+    def cancel(self, reason: str = "canceled by the user", kind: StopKind = StopKind.USER) -> None:
         """Stop the experiment: no new trials, running ones are told to stop."""
         with self._lock:
             if self._cancel_reason is None:
-                self._cancel_reason = reason
-            for trial in self._trials.values():
-                if trial.status not in TERMINAL_STATUSES and trial.stop_reason is None:
-                    trial.stop_reason = reason
+                self._cancel_reason, self._cancel_kind = reason, kind
+            for trial in self.trials.active.values():
+                self._ask_to_stop(trial, reason, kind)
+        self.feeder.close()
         self._wake.set()
 
-    def cancel_run(self, run_id: str, reason: str = "canceled by the user") -> None:
+    def cancel_run(self, run_id: str, reason: str = "canceled by the user", kind: StopKind = StopKind.USER) -> None:
         """Stop one trial; it ends Canceled with ``reason``."""
+        trial = self.trials.get(run_id)
+        if trial is None:
+            raise KeyError(f"no trial {run_id!r} in experiment run {self.parent_id}")
         with self._lock:
-            trial = self._trials.get(run_id)
-            if trial is None:
-                raise KeyError(f"no trial {run_id!r} in experiment run {self.parent_id}")
-            if trial.status not in TERMINAL_STATUSES and trial.stop_reason is None:
-                trial.stop_reason = reason
+            self._ask_to_stop(trial, reason, kind)
         self._wake.set()
+
+    def _ask_to_stop(self, trial: Trial, reason: str, kind: StopKind) -> None:
+        if not RunStatus(trial.status).is_finished and trial.runtime.stop_reason is None:
+            trial.runtime.stop_reason, trial.runtime.stop_kind = reason, kind
+
+    def _fail(self, error: BaseException, where: str) -> None:
+        """An exception on the driver's side: the experiment ends Failed with it (the first one)."""
+        with self._lock:
+            if self.failure is None:
+                self.failure = DriverFailure(error, where)
+        self.cancel(f"the driver failed in the {where}: {type(error).__name__}: {error}", StopKind.DRIVER_FAILED)
 
     # -- the channel -----------------------------------------------------------------------------
     def _handle(self, message: tuple[Any, ...]) -> Any:
         kind = message[0]
-        if kind == "log":
-            _, run_id, rows, _sync = message
-            return ("ok", self._ingest(run_id, rows))
-        if kind == "next":
-            _, lane_id, outcome, info = message
-            return ("ok", self._on_next(lane_id, outcome, info))
-        if kind == "poll":
-            _, run_id, info = message
-            return ("ok", self._on_poll(run_id, info))
+        try:
+            if kind == "log":
+                _, run_id, rows, _sync = message
+                return ("ok", self._ingest(run_id, rows))
+            if kind == "next":
+                _, lane_id, outcome, info = message
+                return ("ok", self.feeder.on_next(lane_id, outcome, info))
+            if kind == "poll":
+                _, run_id, info = message
+                return ("ok", self._on_poll(run_id, info))
+        except Exception as exc:  # a bug on this side must not pass as a trial's end: fail with it
+            self._fail(exc, f"channel handler ({kind!r} message)")
+            return ("error", repr(exc))
         return ("error", f"unknown message {kind!r}")
 
     def _ingest(self, run_id: str, rows: list[tuple[Any, ...]]) -> str | None:
         with self._lock:
-            trial = self._trials.get(run_id)
+            trial = self.trials.get(run_id)
             if trial is None:
                 return f"run {run_id} is not part of experiment run {self.parent_id}"
+            if RunStatus(trial.status).is_finished:  # e.g. the orphan of a lost worker: a finished run never changes
+                return f"run {run_id} has already ended ({trial.status})"
             self.store.add_metrics(
                 (run_id, name, step, *_storable(value, text), t) for name, step, value, text, t in rows
             )
             primary = [value for name, _step, value, _text, _t in rows if name == self.primary and value is not None]
             trial.values.extend(primary)
-            if not (self.policy_active and primary):
-                return trial.stop_reason
+            runtime = trial.runtime
+            if not (self.policy_active and primary) or self.failure is not None:
+                return runtime.stop_reason
             self._policy_lock.acquire()  # before the driver's lock is let go: values in store order
+        error: Exception | None = None
+        decisions = []
         try:
-            decisions = [d for d in map(lambda v: self._policy_tracker.log(run_id, v), primary) if d is not None]
+            for value in primary:
+                decision = self._policy_tracker.log(run_id, value)
+                if decision is not None:
+                    decisions.append(decision)
+        except Exception as exc:  # a policy that raises fails the experiment (never ignored)
+            error = exc
         finally:
             self._policy_lock.release()
+        if error is not None:
+            self._fail(error, f"policy ({type(self.policy).__name__})")
+            return runtime.stop_reason  # the failure asked every trial to stop
         with self._lock:
-            if decisions and trial.stop_reason is None and trial.status == RunStatus.RUNNING:
-                trial.stop = decisions[0]
-                trial.stop_reason = decisions[0].reason
+            if decisions and runtime.stop_reason is None and trial.status == RunStatus.RUNNING:
+                runtime.stop = decisions[0]
+                runtime.stop_reason, runtime.stop_kind = decisions[0].reason, StopKind.POLICY
                 self.store.add_event(run_id, "stopped_by_policy", decisions[0].to_dict())
-            return trial.stop_reason
+            return runtime.stop_reason
 
     def _on_poll(self, run_id: str, info: dict[str, Any] | None) -> str | None:
         with self._lock:
-            trial = self._trials.get(run_id)
+            trial = self.trials.get(run_id)
             if trial is None:
                 return f"run {run_id} is not part of experiment run {self.parent_id}"
             if info and info.get("child_pid"):
-                trial.child_pid = info["child_pid"]
-            return trial.stop_reason
+                trial.runtime.child_pid = info["child_pid"]
+            return trial.runtime.stop_reason
 
     # -- the scheduling loop ---------------------------------------------------------------------
     def _main(self) -> None:
-        error: BaseException | None = None
         try:
             self._loop()
         except BaseException as exc:  # report in the parent run, never die silently
-            error = exc
-            self.cancel(f"the driver failed: {exc!r}")
-            self._drain_all(CANCEL_WAIT_SECONDS)
+            self._fail(exc, "driver loop")
+        try:
+            if self._cancel_reason is not None:
+                self._drain_all(CANCEL_WAIT_SECONDS)
+        except BaseException as exc:
+            self._fail(exc, "driver loop")
         finally:
-            self._finish(error)
+            self._finish()
 
     def _loop(self) -> None:
         deadline = (
@@ -297,27 +327,26 @@ class ExperimentDriver(LaneFeeder):
             if self.config.max_duration_minutes
             else math.inf
         )
-        last_event_check = 0.0
+        last_event_check = last_beat = 0.0
         event_cursor = 0
         while True:
             self._wake.clear()  # before collecting: a wake-up that comes after this is not lost
-            self._collect_lane_ends()
+            self.feeder.collect_ended()
             now = time.time()
             if now >= deadline and self._cancel_reason is None:
-                self.cancel(f"max_duration_minutes ({self.config.max_duration_minutes:g}) reached")
+                self.cancel(f"max_duration_minutes ({self.config.max_duration_minutes:g}) reached", StopKind.MAX_DURATION)
             if now - last_event_check > 0.5:
                 event_cursor = self._check_external_cancels(event_cursor)
                 last_event_check = now
             self._enforce_trial_time_limit(now)
+            if now - last_beat >= HEARTBEAT_SECONDS:
+                self.store.update_run(self.parent_id, details={"heartbeat": now})
+                last_beat = now
             if self._cancel_reason is not None:
-                self._drain_all(CANCEL_WAIT_SECONDS)
                 return
-            for _ in range(self._lanes_wanted()):
-                self._start_lane()
-            with self._lock:
-                idle = not any(not lane.ended for lane in self._lanes.values())
-                if idle and self._no_work_left():
-                    return
+            self.feeder.start_lanes()
+            if self.feeder.idle() and self.work_left() == 0:
+                return
             self._wake.wait(min(0.25, max(0.0, deadline - time.time())))
 
     def _enforce_trial_time_limit(self, now: float) -> None:
@@ -326,71 +355,158 @@ class ExperimentDriver(LaneFeeder):
         if limit is None:
             return
         with self._lock:
-            overdue = [t.run_id for t in self._active.values()
-                       if t.status == RunStatus.RUNNING and t.stop_reason is None and now - t.created >= limit]
+            overdue = [t.run_id for t in self.trials.active.values()
+                       if t.status == RunStatus.RUNNING and t.runtime.stop_reason is None and now - t.created >= limit]
         for run_id in overdue:
-            self.cancel_run(run_id, f"max_run_duration_seconds ({limit:g} s) reached")
+            self.cancel_run(run_id, f"max_run_duration_seconds ({limit:g} s) reached", StopKind.TIME_LIMIT)
 
-    def _running_count(self) -> int:
+    # -- the trial source of the feeder ----------------------------------------------------------
+    def work_left(self) -> int:
+        """Retries waiting, interrupted trials to re-run, and new trials the budget still allows."""
         with self._lock:
-            return len(self._active)
+            if self._cancel_reason is not None:
+                return 0
+            fresh = 0 if self._exhausted else max(0, self.config.max_total_runs - self.trials.counted())
+            return len(self._retry) + len(self._resume) + fresh
 
-    def _records(self) -> list[TrialRecord]:
-        """What the sampler is given: warm-start records, then this experiment's trials in
-        creation order, the running and queued ones included.
+    def next_trial(self) -> Trial | None:
+        """The next trial: a retry, else an interrupted one (resume), else a new configuration."""
+        with self._draw_lock:
+            with self._lock:
+                if self._cancel_reason is not None:
+                    return None
+                if self._retry:
+                    return self._retry.pop(0)
+                if self._exhausted or (self.trials.counted() >= self.config.max_total_runs and not self._resume):
+                    self._exhausted = True
+                    return None
+            rerun_of: str | None = None
+            resuming: PastTrial | None = None
+            if self._resume:
+                resuming = self._resume.pop(0)
+                params, rerun_of = resuming.params, resuming.run_id or None
+            else:
+                try:
+                    proposals = self.sampler.suggest(self._records(), self.goal, 1)
+                except Exception as exc:  # a GP that cannot factorise, a user's sampler, ...
+                    self._fail(exc, f"sampler ({type(self.sampler).__name__}.suggest)")
+                    return None
+                if not proposals:
+                    with self._lock:
+                        self._exhausted = True
+                    return None
+                params = proposals[0]
+            with self._lock:
+                if self._cancel_reason is not None:
+                    return None
+                trial = self._create_trial(params, rerun_of=rerun_of, resuming=resuming)
+            if rerun_of:
+                self.store.update_run(rerun_of, details={"superseded_by": trial.run_id})
+            return trial
 
-        A finished trial's record never changes, so it is built once, when the trial ends, and
-        kept in order: a suggestion costs about the same at trial 1000 as at trial 10.
+    def begin(self, trial: Trial, lane: Lane, info: dict[str, Any]) -> TrialSpec | None:
+        """``trial`` goes to ``lane``: it takes its GPUs and is Running; its row says so."""
+        gpus = self.slots.acquire(self._slot_request)
+        if gpus is None:  # cannot happen with one lane per slot; put it back rather than overbook
+            with self._lock:
+                self._retry.insert(0, trial)
+            return None
+        if not self.trials.start(trial, gpus):
+            return None  # it ended meanwhile (a cancel drained it)
+        runtime = trial.runtime
+        with self._lock:
+            runtime.child_pid = info.get("child_pid")
+            runtime.host, runtime.worker_pid = lane.host, lane.pid
+        running = {"pid": lane.pid, "host": lane.host, "gpus": gpus or None, "attempts": trial.attempts}
+        if not runtime.stored:  # a new trial: one row, already Running
+            runtime.stored = True
+            self.store.insert_run(
+                id=trial.run_id, experiment=self.experiment, parent_id=self.parent_id, number=trial.number,
+                status=RunStatus.RUNNING, created=trial.created, started=time.time(), params=trial.params,
+                details={**trial.details, **running},
+            )
+        else:
+            self.store.update_run(trial.run_id, status=RunStatus.RUNNING, started=time.time(), details=running)
+        return self._spec(trial)
+
+    def finish(self, trial: Trial, outcome: TrialOutcome) -> bool:
+        """End ``trial`` as ``outcome`` says (a lost worker's trial may be retried as a new run).
+
+        Returns ``False``, changing nothing, when the trial had already ended.
         """
         with self._lock:
-            records = list(self._finished_records)
-            for trial in self._active.values():  # a few (the concurrency): placed by number
-                bisect.insort(records, _record(trial, self.goal), key=_number)
-            return [*self._warm, *records]
+            status = self._status_of(trial, outcome)
+            if not self.trials.can_move(trial, status):
+                return False
+            retry = None
+            if (
+                outcome.kind == OutcomeKind.WORKER_LOST
+                and trial.attempts <= self.config.max_retries
+                and self._cancel_reason is None
+            ):
+                retry = self._create_trial(trial.params, rerun_of=trial.run_id, attempts=trial.attempts + 1)
+            moved = self.trials.finish(trial, status, superseded_by=retry.run_id if retry else None)
+            assert moved, "checked under the same lock"
+            self._store_outcome(trial, status, outcome)
+            with self._policy_lock:  # from now on it counts with what it had (SPEC §4); a retry is a new run
+                self._policy_tracker.end(trial.run_id)
+            if retry is not None:
+                self.store.update_run(trial.run_id, details={"superseded_by": retry.run_id})
+                self.store.add_event(trial.run_id, "retry", {
+                    "attempt": trial.attempts, "error": outcome.error, "rerun": retry.run_id,
+                })
+                retry.runtime.stored = True
+                self.store.insert_run(
+                    id=retry.run_id, experiment=self.experiment, parent_id=self.parent_id, number=retry.number,
+                    status=RunStatus.QUEUED, created=retry.created, params=retry.params, details=retry.details,
+                )
+                self._retry.append(retry)  # the next lane that asks runs it
+        self._wake.set()
+        return True
 
-    def _next_params(self) -> dict[str, Any] | None:
-        self._resuming = None
-        if self._resume:
-            past = self._resume[0]
-            self._rerun_of = past.run_id or None
-            self._resuming = past
-            return self._resume.pop(0).params
-        self._rerun_of = None
-        proposals = self.sampler.suggest(self._records(), self.goal, 1)
-        return proposals[0] if proposals else None
+    def _status_of(self, trial: Trial, outcome: TrialOutcome) -> str:
+        kind = OutcomeKind(outcome.kind)
+        if kind == OutcomeKind.KILLED and trial.runtime.stop_reason is not None:
+            return RunStatus.CANCELED  # killed because the driver asked it to stop
+        return _STATUS_OF_KIND[kind]
 
-    def _create_trial(self, params: dict[str, Any], gpus: list[str]) -> _Trial:
-        number = max(len(self._order), self._next_number)
+    # -- trials ----------------------------------------------------------------------------------
+    def _running_count(self) -> int:
+        with self._lock:
+            return len(self.trials.active)
+
+    def _records(self) -> list[TrialRecord]:
+        """What the sampler is given: warm-start records, then this experiment's trials in order."""
+        return [*self._warm, *self.trials.records()]
+
+    def _create_trial(
+        self, params: dict[str, Any], rerun_of: str | None = None, attempts: int = 1,
+        resuming: PastTrial | None = None,
+    ) -> Trial:
+        """A new queued trial (under the lock); its row is written when a lane takes it.
+
+        ``resuming``: the stored trial it re-runs, or the earlier experiment's run it resumes from.
+        """
+        number = max(len(self.trials.order), self._next_number)
         self._next_number = number + 1
         run_id = f"{self.parent_id}_{number}"
-        rerun_of = getattr(self, "_rerun_of", None)
         estimator = self.config.estimator
         arguments: list[str] = []
         if isinstance(estimator, ScriptRunConfig):
             arguments = [*estimator.arguments]
             for name, value in params.items():
                 arguments += [f"--{name.lstrip('-')}", _argument(value)]  # "--lr" in the space stays "--lr"
-        resuming = getattr(self, "_resuming", None)
         details: dict[str, Any] = {"rerun_of": rerun_of} if rerun_of else {}
         if resuming is not None and resuming.resumed_from:
             arguments += resuming.extra_arguments
             details["resumed_from"] = resuming.resumed_from
-        trial = _Trial(
-            run_id=run_id, number=number, params=dict(params), arguments=arguments, gpus=gpus, rerun_of=rerun_of,
-            status=RunStatus.RUNNING, attempts=1, created=time.time(),
-            details={"arguments": arguments, "gpus": gpus, **details},
+        trial = Trial(
+            run_id=run_id, number=number, params=dict(params), arguments=arguments, rerun_of=rerun_of,
+            attempts=attempts, created=time.time(), details={"arguments": arguments, **details},
         )
-        with self._lock:
-            self._trials[run_id] = trial
-            self._order.append(trial)
-            self._active[run_id] = trial
-            self._histories[run_id] = trial.values
-        # its row is written when its lane takes it, Running at once (see _on_next)
-        if rerun_of:
-            self.store.update_run(rerun_of, details={"superseded_by": run_id})
-        return trial
+        return self.trials.add(trial)
 
-    def _spec(self, trial: _Trial) -> TrialSpec:
+    def _spec(self, trial: Trial) -> TrialSpec:
         """What the lane needs to run ``trial`` (the function travelled with the lane)."""
         estimator = self.config.estimator
         spec = TrialSpec(
@@ -400,7 +516,7 @@ class ExperimentDriver(LaneFeeder):
             authkey=self.channel.authkey,
             primary_metric=self.primary,
             sync_primary=self.policy_active,
-            gpus=trial.gpus if self._expose_gpus else None,
+            gpus=trial.runtime.gpus if self._expose_gpus else None,
             run_directory=run_files.run_directory(self.workspace_path, trial.run_id),
         )
         if isinstance(estimator, ScriptRunConfig):
@@ -411,59 +527,43 @@ class ExperimentDriver(LaneFeeder):
             spec.environment = dict(getattr(estimator, "environment_variables", None) or {})
         return spec
 
-    def _finish_trial(self, trial: _Trial, outcome: TrialOutcome) -> None:
-        if trial.status in TERMINAL_STATUSES:
-            return
-        lost = outcome.error is not None and outcome.error.startswith("worker lost")
-        if lost and trial.attempts <= self.config.max_retries and self._cancel_reason is None:
-            self.store.add_event(trial.run_id, "retry", {"attempt": trial.attempts, "error": outcome.error})
-            self.store.update_run(trial.run_id, status=RunStatus.QUEUED)
-            with self._lock:
-                trial.status = RunStatus.QUEUED
-                trial.values.clear()  # the policy judges the new attempt from its first interval
-                self._retry.append(trial)  # the next lane that asks runs it again
-            with self._policy_lock:
-                self._policy_tracker.restart(trial.run_id)
-            self._wake.set()
-            return
-        with self._lock:
-            status = outcome.status
-            if trial.lost:  # its worker died and the backend's re-run was stopped: Failed, not Canceled
-                status = RunStatus.FAILED
-                outcome.error, outcome.stop_reason = trial.lost, None
-            if status == RunStatus.FAILED and trial.stop_reason and outcome.error and "killed by SIG" in outcome.error:
-                status = RunStatus.CANCELED
-            trial.status = status
-            details: dict[str, Any] = {"attempts": trial.attempts}
-            stop_reason = outcome.stop_reason or (trial.stop_reason if status == RunStatus.CANCELED else None)
-            if status == RunStatus.CANCELED:
-                details["stop"] = trial.stop.to_dict() if trial.stop else {"reason": stop_reason or "canceled"}
-            if outcome.error:
-                details["error"] = outcome.error
-            if outcome.traceback:
-                details["traceback"] = outcome.traceback
-            if outcome.return_value is not None:
-                details["return_value"] = outcome.return_value
-                if status == RunStatus.COMPLETED and not outcome.primary_logged and isinstance(outcome.return_value, float):
-                    self._log_return_value(trial, outcome)
-            if outcome.output is not None:
-                details["output"] = outcome.output
-            if outcome.exit_code is not None:
-                details["exit_code"] = outcome.exit_code
+    def _store_outcome(self, trial: Trial, status: str, outcome: TrialOutcome) -> None:
+        """The finished trial's row (called under the lock, once per trial)."""
+        runtime = trial.runtime
+        details: dict[str, Any] = {"attempts": trial.attempts, "outcome": str(outcome.kind)}
+        if status == RunStatus.CANCELED:
+            reason = outcome.stop_reason or runtime.stop_reason or "canceled"
+            details["stop"] = runtime.stop.to_dict() if runtime.stop else {"reason": reason}
+            if runtime.stop_kind is not None:
+                details["stop_kind"] = str(runtime.stop_kind)
+        if outcome.error:
+            details["error"] = outcome.error
+        if outcome.traceback:
+            details["traceback"] = outcome.traceback
+        if outcome.return_value is not None:
+            details["return_value"] = outcome.return_value
+            if status == RunStatus.COMPLETED and not outcome.primary_logged and isinstance(outcome.return_value, float):
+                self._log_return_value(trial, outcome)
+        if outcome.output is not None:
+            details["output"] = outcome.output
+        if outcome.exit_code is not None:
+            details["exit_code"] = outcome.exit_code
+        if not runtime.stored:  # it never reached a lane (canceled while queued)
+            runtime.stored = True
+            self.store.insert_run(
+                id=trial.run_id, experiment=self.experiment, parent_id=self.parent_id, number=trial.number,
+                status=status, created=trial.created, ended=outcome.ended or time.time(), params=trial.params,
+                details={**trial.details, **details},
+            )
+        else:
             self.store.update_run(
                 trial.run_id, status=status, ended=outcome.ended or time.time(),
                 started=outcome.started or None, details=details,
             )
-            if status == RunStatus.COMPLETED and not trial.values and not self._warned_metric:
-                self._warn_missing_metric(trial)
-            self._active.pop(trial.run_id, None)
-            bisect.insort(self._finished_records, _record(trial, self.goal), key=_number)
-        with self._policy_lock:  # from now on it counts with what it had (SPEC §4)
-            self._policy_tracker.end(trial.run_id)
-        self.slots.release(trial.gpus, self._slot_request)
-        trial.finished.set()
+        if status == RunStatus.COMPLETED and not trial.values and not self._warned_metric:
+            self._warn_missing_metric(trial)
 
-    def _log_return_value(self, trial: _Trial, outcome: TrialOutcome) -> None:
+    def _log_return_value(self, trial: Trial, outcome: TrialOutcome) -> None:
         """A function trial's numeric return value is its primary metric when it logged none."""
         value = float(outcome.return_value)
         self.store.add_metrics([(trial.run_id, self.primary, 0, *_storable(value, None), outcome.ended or time.time())])
@@ -471,7 +571,7 @@ class ExperimentDriver(LaneFeeder):
             self._policy_tracker.load(trial.run_id, [value], ended=False)
         trial.values.append(value)
 
-    def _warn_missing_metric(self, trial: _Trial) -> None:
+    def _warn_missing_metric(self, trial: Trial) -> None:
         self._warned_metric = True
         self.store.flush()
         logged = sorted({m.name for m in self.store.metrics([trial.run_id])})
@@ -487,7 +587,7 @@ class ExperimentDriver(LaneFeeder):
         """Cancel requests written to the store by other processes (server, another kernel)."""
         self.store.flush()
         with self._lock:
-            ids = [self.parent_id, *self._active]
+            ids = [self.parent_id, *self.trials.active]
         for event_id, run_id, kind, payload, _t in self.store.events(ids):
             if event_id <= cursor:
                 continue
@@ -507,59 +607,50 @@ class ExperimentDriver(LaneFeeder):
         with self._lock:
             waiting, self._retry = self._retry, []
         for trial in waiting:  # queued for a retry: never started again
-            self._finish_trial(trial, TrialOutcome(trial.run_id, RunStatus.CANCELED, stop_reason=self._cancel_reason))
+            self.finish(trial, TrialOutcome(trial.run_id, RunStatus.CANCELED, stop_reason=self._cancel_reason))
         while self._running_count() and time.time() < end:
             self._wake.wait(0.05)
             self._wake.clear()
             try:
-                self._collect_lane_ends()
+                self.feeder.collect_ended()
             except RuntimeError:
                 pass  # lanes that fail now have nothing left to run
         with self._lock:
-            leftovers = list(self._active.values())
+            leftovers = list(self.trials.active.values())
         for trial in leftovers:
-            if trial.child_pid and trial.host == socket.gethostname():
+            runtime = trial.runtime
+            if runtime.child_pid and runtime.host == socket.gethostname():
                 try:
-                    os.kill(trial.child_pid, 9)
+                    os.kill(runtime.child_pid, 9)
                 except (ProcessLookupError, PermissionError):
                     pass
-            self._finish_trial(
-                trial,
-                TrialOutcome(trial.run_id, RunStatus.CANCELED, stop_reason=trial.stop_reason or self._cancel_reason),
-            )
+            self.finish(trial, TrialOutcome(
+                trial.run_id, RunStatus.CANCELED, stop_reason=runtime.stop_reason or self._cancel_reason,
+                kind=OutcomeKind.STOPPED,
+            ))
 
-    def _finish(self, error: BaseException | None) -> None:
-        with self._lock:
-            statuses = [t.status for t in self._order]
-        if error is not None:
-            status, details = RunStatus.FAILED, {"error": f"{type(error).__name__}: {error}"}
-        elif self._cancel_reason is not None and not self._cancel_reason.startswith("max_duration"):
-            status, details = RunStatus.CANCELED, {"stop": {"reason": self._cancel_reason}}
+    def _finish(self) -> None:
+        """The experiment's end: its status and why, then the channel, pool and workers go."""
+        statuses = self.trials.statuses()
+        details: dict[str, Any]
+        if self.failure is not None:
+            status, details = RunStatus.FAILED, self.failure.details()
+        elif self._cancel_reason is not None and self._cancel_kind != StopKind.MAX_DURATION:
+            status, details = RunStatus.CANCELED, {"stop": {"reason": self._cancel_reason, "kind": str(self._cancel_kind)}}
         elif statuses and all(s == RunStatus.FAILED for s in statuses):
             status, details = RunStatus.FAILED, {"error": "every trial failed; see the runs' errors"}
         else:
             status, details = RunStatus.COMPLETED, {}
             if self._cancel_reason:
-                details["stop"] = {"reason": self._cancel_reason}
-        self.store.update_run(self.parent_id, status=status, ended=time.time(), details=details)
+                details["stop"] = {"reason": self._cancel_reason, "kind": str(self._cancel_kind)}
         try:
+            self.store.update_run(self.parent_id, status=status, ended=time.time(), details=details)
             self.store.flush()
         finally:
             self.channel.close()
             self._pool.shutdown(wait=False)
             self.dispatcher.close()
             self._done.set()
-
-
-def _record(trial: _Trial, goal: str) -> TrialRecord:
-    return TrialRecord(
-        number=trial.number, params=trial.params, state=trial_state(trial.status),
-        value=best_value(trial.values, goal), intervals=len(trial.values), curve=tuple(trial.values),
-    )
-
-
-def _number(record: TrialRecord) -> int:
-    return record.number
 
 
 def _storable(value: float | None, text: str | None) -> tuple[float | None, str | None]:

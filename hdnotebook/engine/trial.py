@@ -14,6 +14,7 @@ ended travels back to the driver as a :class:`TrialOutcome`.
 
 from __future__ import annotations
 
+import enum
 import importlib
 import os
 import signal
@@ -37,16 +38,17 @@ from ..run import (
     ENV_RUN_DIR,
     ENV_RUN_ID,
     ENV_SYNC,
+    LOST_DRIVER,
+    DriverLost,
     TrialStopped,
     _TrialRun,
     enter_trial,
     leave_trial,
 )
 
-__all__ = ["TrialSpec", "TrialOutcome"]
+__all__ = ["TrialSpec", "TrialOutcome", "OutcomeKind"]
 
 POLL_SECONDS = 0.2
-LOST_DRIVER = "lost the driver (the notebook kernel exited)"
 OUTPUT_TAIL = 20_000
 
 
@@ -73,9 +75,31 @@ class TrialSpec:
     environment: dict[str, str] = field(default_factory=dict)
 
 
+class OutcomeKind(enum.StrEnum):
+    """How a trial ended; the engine decides on this, never on the text of a message.
+
+    ``ok``: it returned; ``error``: it raised or exited non-zero; ``stopped``: it stopped when told
+    to (policy, cancel); ``killed``: a signal ended its process; ``worker_lost``: the worker running
+    it died (the engine notices, the worker cannot); ``driver_lost``: it could not reach the driver;
+    ``timed_out``: it ran past its time limit.
+    """
+
+    OK = "ok"
+    ERROR = "error"
+    STOPPED = "stopped"
+    KILLED = "killed"
+    WORKER_LOST = "worker_lost"
+    DRIVER_LOST = "driver_lost"
+    TIMED_OUT = "timed_out"
+
+
+#: the kind an outcome built with only a status has
+_KIND_OF_STATUS = {RunStatus.COMPLETED: OutcomeKind.OK, RunStatus.CANCELED: OutcomeKind.STOPPED}
+
+
 @dataclass
 class TrialOutcome:
-    """How a trial ended, as the worker saw it."""
+    """How a trial ended, as the worker saw it: ``kind`` says how; messages are for people."""
 
     run_id: str
     status: str
@@ -91,6 +115,16 @@ class TrialOutcome:
     imported: list[str] = field(default_factory=list)
     started: float = 0.0
     ended: float = 0.0
+    kind: OutcomeKind | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is None:
+            self.kind = _KIND_OF_STATUS.get(self.status, OutcomeKind.ERROR)
+
+
+def _stop_kind(stop: str) -> OutcomeKind:
+    """A stop reason relayed by the poll: the driver's request, or the poll's own lost-driver reason."""
+    return OutcomeKind.DRIVER_LOST if stop == LOST_DRIVER else OutcomeKind.STOPPED
 
 
 def _poll(client: ChannelClient, run_id: str, info: dict[str, Any] | None = None) -> str | None:
@@ -125,17 +159,19 @@ def _call_function(spec: TrialSpec, process_wide: bool, client: ChannelClient | 
             outcome.return_value = float(value)
         elif value is not None:
             outcome.return_value = repr(value)[:1000]
+    except DriverLost as stop:
+        outcome.status, outcome.stop_reason, outcome.kind = RunStatus.CANCELED, str(stop), OutcomeKind.DRIVER_LOST
     except TrialStopped as stop:
-        outcome.status, outcome.stop_reason = RunStatus.CANCELED, str(stop)
+        outcome.status, outcome.stop_reason, outcome.kind = RunStatus.CANCELED, str(stop), OutcomeKind.STOPPED
     except BaseException as exc:  # the trial's own error: Failed with its traceback
-        outcome.status = RunStatus.FAILED
+        outcome.status, outcome.kind = RunStatus.FAILED, OutcomeKind.ERROR
         outcome.error = f"{type(exc).__name__}: {exc}"
         outcome.traceback = traceback.format_exc()
     finally:
         try:
             run.close()
         except ConnectionError as exc:
-            outcome.status = RunStatus.FAILED
+            outcome.status, outcome.kind = RunStatus.FAILED, OutcomeKind.DRIVER_LOST
             outcome.error = f"could not deliver the trial's last values: {exc}"
         leave_trial(token, process_wide)
     outcome.primary_logged = run.primary_logged
@@ -225,9 +261,15 @@ def _was_signalled(status: int) -> bool:
 
 
 def _died(spec: TrialSpec, status: int, stop: str | None) -> TrialOutcome:
+    """The outcome of a trial process that ended without reporting one."""
     if stop:
-        return TrialOutcome(spec.run_id, RunStatus.CANCELED, stop_reason=stop)
-    return TrialOutcome(spec.run_id, RunStatus.FAILED, error=_describe_exit(status))
+        return TrialOutcome(spec.run_id, RunStatus.CANCELED, stop_reason=stop, kind=_stop_kind(stop))
+    return TrialOutcome(spec.run_id, RunStatus.FAILED, error=_describe_exit(status), kind=_exit_kind(status))
+
+
+def _exit_kind(status: int) -> OutcomeKind:
+    """``killed`` for a process a signal ended, else ``error``."""
+    return OutcomeKind.KILLED if os.WIFSIGNALED(status) else OutcomeKind.ERROR
 
 
 def _describe_exit(status: int) -> str:
@@ -275,7 +317,8 @@ def _run_script(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
         except OSError as exc:
-            return TrialOutcome(spec.run_id, RunStatus.FAILED, error=f"could not start {command}: {exc}")
+            return TrialOutcome(spec.run_id, RunStatus.FAILED, error=f"could not start {command}: {exc}",
+                                kind=OutcomeKind.ERROR)
         _poll_quiet(client, spec.run_id, {"child_pid": proc.pid})
 
         def is_done() -> bool:
@@ -302,9 +345,10 @@ def _run_script(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
         stop = _poll_quiet(client, spec.run_id, None)
     outcome = TrialOutcome(spec.run_id, RunStatus.COMPLETED, exit_code=code, output=tail, pid=proc.pid, started=started)
     if stop:
-        outcome.status, outcome.stop_reason = RunStatus.CANCELED, stop
+        outcome.status, outcome.stop_reason, outcome.kind = RunStatus.CANCELED, stop, _stop_kind(stop)
     elif code != 0:
         outcome.status = RunStatus.FAILED
+        outcome.kind = OutcomeKind.KILLED if code < 0 else OutcomeKind.ERROR
         outcome.error = (
             _describe_exit(_status_from_returncode(code)) if code < 0 else f"the script exited with code {code}"
         )

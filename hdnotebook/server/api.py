@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._vocab import TERMINAL_STATUSES, RunStatus
+from .._vocab import TERMINAL_STATUSES, RunStatus, driver_alive
 from ..store import MetricRow, RunRow, Store
 
 __all__ = [
@@ -45,11 +45,7 @@ def clean(value: Any) -> Any:
 
 
 def _driver_alive(details: dict[str, Any]) -> bool:
-    try:
-        from ..workspace import _driver_alive as alive
-    except ImportError:  # pragma: no cover - the engine renamed its helper
-        return True
-    return bool(alive(details))
+    return driver_alive(details)
 
 
 def run_json(row: RunRow) -> dict[str, Any]:
