@@ -16,8 +16,8 @@ the trial runs (:class:`TrialRuntime`: GPUs, processes, the stop asked for).
 (True, 0.0)
 >>> table.finish(trial, RunStatus.COMPLETED), table.finish(trial, RunStatus.CANCELED)
 (True, False)
->>> trial.status, table.slots.available()
-('Completed', 1.0)
+>>> print(trial.status, table.slots.available())
+Completed 1.0
 """
 
 from __future__ import annotations

@@ -1,0 +1,37 @@
+"""The docstring examples of the pure modules run (``--doctest-modules`` for the core, wired into
+``scripts/test.sh`` through this file): the vocabulary, the space, the samplers, the policies, and
+the engine's pure parts (GPU slots, the trials table)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+#: modules whose examples must run; each has at least one
+PURE_MODULES = [
+    "_vocab",
+    "space",
+    "sampling.random",
+    "sampling.grid",
+    "sampling.bayesian",
+    "policy.population",
+    "policy.bandit",
+    "policy.median",
+    "policy.truncation",
+    "policy.none",
+    "policy.asha",
+    "policy.replay",
+    "engine.gpus",
+    "engine.trials",
+    "run",
+]
+
+
+@pytest.mark.parametrize("name", PURE_MODULES)
+def test_docstring_examples_run(name):
+    module = importlib.import_module(f"hdnotebook.{name}")
+    failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert failures == 0
+    assert tried > 0, f"hdnotebook.{name} has no docstring example"
