@@ -43,6 +43,8 @@ ENV_PRIMARY = "HDNOTEBOOK_PRIMARY_METRIC"
 ENV_SYNC = "HDNOTEBOOK_SYNC_PRIMARY"
 #: the run's folder (see :mod:`hdnotebook.run_files`), for a script trial
 ENV_RUN_DIR = "HDNOTEBOOK_RUN_DIR"
+#: the tracking URI a trial's mlflow logs to (the plugin in :mod:`hdnotebook.mlflow_store`)
+MLFLOW_TRACKING_URI = "hdnotebook://"
 
 
 class TrialStopped(BaseException):

@@ -30,6 +30,7 @@ from multiprocessing.connection import Connection, Pipe
 from typing import Any, Callable
 
 from ..channel import ChannelClient
+from ..run import MLFLOW_TRACKING_URI
 from .._vocab import RunStatus
 from .trial import (
     POLL_SECONDS,
@@ -229,6 +230,7 @@ def _host_main(conn: Connection, lane: LaneSpec, gpus: list[str] | None) -> None
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     if gpus is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+    os.environ["MLFLOW_TRACKING_URI"] = MLFLOW_TRACKING_URI  # mlflow in a trial logs into it
     modules_before: set[str] | None = set(sys.modules)
     client = ChannelClient(lane.address, lane.authkey)  # one connection for all the host's trials
     while True:

@@ -40,6 +40,7 @@ from ..run import (
     ENV_SYNC,
     LOST_DRIVER,
     DriverLost,
+    MLFLOW_TRACKING_URI,
     TrialStopped,
     _TrialRun,
     enter_trial,
@@ -295,6 +296,8 @@ def _run_script(spec: TrialSpec, client: ChannelClient) -> TrialOutcome:
         ENV_PRIMARY: spec.primary_metric,
         ENV_SYNC: "1" if spec.sync_primary else "0",
         "PYTHONUNBUFFERED": "1",
+        # mlflow in the script logs into this trial (hdnotebook.mlflow_store), as in an Azure ML run
+        "MLFLOW_TRACKING_URI": spec.environment.get("MLFLOW_TRACKING_URI", MLFLOW_TRACKING_URI),
     })
     if spec.gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpus)
