@@ -325,3 +325,26 @@ def test_resume_child_runs_continue_from_their_outputs_and_resume_from_warm_star
     assert child.get_metrics()["Accuracy"] == pytest.approx([0.903, 0.904, 0.905])   # epochs 3..5
     assert run.get_best_run_by_primary_metric().id == child.id
     assert run.get_best_run_by_primary_metric(include_resume_from_runs=False).id == child.id
+
+
+# -- time limit and snapshot ----------------------------------------------------------------------
+def test_script_run_config_max_run_duration_seconds_cancels_a_run_that_reaches_it(ws, project):
+    (project / "slow").mkdir(exist_ok=True)
+    (project / "slow" / "sleep.py").write_text(
+        "import time\nfrom hdnotebook.azureml.core.run import Run\nrun = Run.get_context()\n"
+        "for i in range(600):\n    run.log('tick', i)\n    time.sleep(0.1)\n")
+    src = ScriptRunConfig(source_directory="slow", script="sleep.py", max_run_duration_seconds=6)
+    run = Experiment(ws, "time-limit").submit(src)
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Canceled"
+    assert 1 <= len(run.get_metrics()["tick"]) < 600       # it ran, and it was stopped long before its end
+
+
+def test_a_trial_runs_the_snapshot_taken_at_submit_not_later_edits(ws, project):
+    (project / "snap").mkdir(exist_ok=True)
+    script = project / "snap" / "train.py"
+    script.write_text("import time\nfrom hdnotebook.azureml.core.run import Run\nRun.get_context().log('v', 1)\n")
+    run = Experiment(ws, "snapshot").submit(ScriptRunConfig(source_directory="snap", script="train.py"))
+    script.write_text("from hdnotebook.azureml.core.run import Run\nRun.get_context().log('v', 2)\n")
+    run.wait_for_completion()
+    assert run.get_metrics()["v"] == 1

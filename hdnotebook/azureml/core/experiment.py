@@ -90,7 +90,7 @@ class Experiment(_local_workspace.Experiment):
             single = _EngineConfig(
                 estimator=config, hyperparameter_sampling=_SingleRunSampling(), policy=NoTerminationPolicy(),
                 primary_metric_name=SINGLE_RUN_METRIC, primary_metric_goal="maximize", max_total_runs=1,
-                max_concurrent_runs=1, **_run_duration(config))
+                max_concurrent_runs=1)
             live = super().submit(single, tags=tags, **options)
             return ScriptRun(self, f"{live.id}_0", experiment_run=live)
         raise UserErrorException(
@@ -125,14 +125,6 @@ class Experiment(_local_workspace.Experiment):
 
     def __repr__(self) -> str:
         return f"Experiment(Name: {self.name},\nWorkspace: {getattr(self.workspace, 'name', self.workspace.path)})"
-
-
-def _run_duration(config: Any) -> dict[str, Any]:
-    """``max_run_duration_seconds`` of a script config, where the engine has a per-trial limit."""
-    seconds = getattr(config, "max_run_duration_seconds", None)
-    if seconds is None or "max_run_duration_seconds" not in _EngineConfig.__init__.__code__.co_varnames:
-        return {}
-    return {"max_run_duration_seconds": seconds}
 
 
 def _from_parent_row(experiment: Experiment, row: Any) -> Any:

@@ -1,8 +1,8 @@
 """``ScriptRunConfig`` (``azureml.core.script_run_config``) with the SDK's arguments.
 
 ``compute_target`` and ``environment`` are local stand-ins (trials run here, with this Python);
-``environment.environment_variables`` reach the script; ``max_run_duration_seconds`` is the
-run's time limit where the engine has one.
+``environment.environment_variables`` reach the script; ``max_run_duration_seconds`` is each
+run's time limit (the engine cancels a run that reaches it).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class ScriptRunConfig(_EngineScriptRunConfig):
         compute_target: a compute target or its name (this machine either way).
         environment: an :class:`~hdnotebook.azureml.core.Environment` (this Python; its
             ``environment_variables`` are set for the script).
-        max_run_duration_seconds: the run's time limit.
+        max_run_duration_seconds: the run's time limit: past it the run is Canceled (its values kept).
         resume_from: a folder of checkpoint files, passed as ``--resume-from <folder>``.
     """
 
@@ -56,14 +56,14 @@ class ScriptRunConfig(_EngineScriptRunConfig):
         args = [_argument_text(a) for a in (arguments or [])]
         if resume_from is not None:
             args += ["--resume-from", _argument_text(resume_from)]
-        super().__init__(source_directory, script, args, gpus=gpus)
+        if max_run_duration_seconds == MAX_DURATION_SECONDS_DEFAULT:  # the SDK's "no limit of your own"
+            max_run_duration_seconds = None
+        super().__init__(source_directory, script, args, gpus=gpus, max_run_duration_seconds=max_run_duration_seconds)
         self.run_config = run_config
         self.compute_target = compute_target
         self.environment = environment
         self.distributed_job_config = distributed_job_config
         self.resume_from = resume_from
-        self.max_run_duration_seconds = (
-            None if max_run_duration_seconds in (None, MAX_DURATION_SECONDS_DEFAULT) else max_run_duration_seconds)
         self.command = command
         env_vars = getattr(environment, "environment_variables", None) or {}
         self.environment_variables = {str(k): str(v) for k, v in env_vars.items()}

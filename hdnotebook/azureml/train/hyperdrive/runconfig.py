@@ -62,8 +62,7 @@ class HyperDriveConfig(_EngineConfig):
             policy=policy if policy is not None else NoTerminationPolicy(),
             primary_metric_name=primary_metric_name, primary_metric_goal=_goal(primary_metric_goal),
             max_total_runs=max_total_runs, max_concurrent_runs=max_concurrent_runs,
-            max_duration_minutes=max_duration_minutes, warm_start=_as_list(resume_from),
-            **_run_duration(target))
+            max_duration_minutes=max_duration_minutes, warm_start=_as_list(resume_from))
         self.run_config = run_config
         self.pipeline = None
         self.custom_run_id = custom_run_id
@@ -91,13 +90,6 @@ def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _run_duration(target: Any) -> dict[str, Any]:
-    seconds = getattr(target, "max_run_duration_seconds", None)
-    if seconds is None or "max_run_duration_seconds" not in _EngineConfig.__init__.__code__.co_varnames:
-        return {}
-    return {"max_run_duration_seconds": seconds}
 
 
 def _drop_repeated(estimator: Any, sampling: Any) -> Any:
