@@ -348,3 +348,28 @@ def test_a_trial_runs_the_snapshot_taken_at_submit_not_later_edits(ws, project):
     script.write_text("from hdnotebook.azureml.core.run import Run\nRun.get_context().log('v', 2)\n")
     run.wait_for_completion()
     assert run.get_metrics()["v"] == 1
+
+
+def test_datasets_and_datastores_are_local_paths_as_script_arguments(ws, project, tmp_path):
+    from hdnotebook.azureml.core import Dataset
+
+    (tmp_path / "iris").mkdir()
+    (tmp_path / "iris" / "iris.csv").write_text("a,b\n1,2\n3,4\n")
+    datastore = ws.get_default_datastore()
+    reference = datastore.upload(src_dir=str(tmp_path / "iris"), target_path="iris", overwrite=True)
+    dataset = Dataset.File.from_files(path=(datastore, "iris"))
+    src = ScriptRunConfig(source_directory="src", script="train.py",
+                          arguments=["--data-folder", dataset.as_named_input("iris").as_mount()])
+    assert src.arguments == ["--data-folder", os.path.join(datastore.root, "iris")]
+    assert str(reference.as_mount()) == os.path.join(datastore.root, "iris")
+    assert dataset.to_path() == ["iris.csv"]
+    table = Dataset.Tabular.from_delimited_files(path=(datastore, "iris/iris.csv")).to_pandas_dataframe()
+    assert table["b"].tolist() == [2, 4]
+
+
+def test_download_files_copies_a_runs_outputs(tuned, tmp_path):
+    best = tuned.get_best_run_by_primary_metric()
+    best.download_files(prefix="outputs", output_directory=str(tmp_path))
+    assert sorted(os.listdir(tmp_path / "outputs")) == ["checkpoint.json", "model.json"]
+    with pytest.raises(Exception, match="no file 'outputs/missing.pkl'"):
+        best.download_file("outputs/missing.pkl")
