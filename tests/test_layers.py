@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "experiment_run": 5,
     "engine": 6,
     "examples": 6,  # training functions for the demos: they log through Run
+    "mlflow_store": 6,  # mlflow's tracking-store plugin in trials: it logs through Run
     "workspace": 7,
     "widgets": 8,
     "magic": 8,
