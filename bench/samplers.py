@@ -1,31 +1,52 @@
-"""Samplers side by side: hdnotebook Bayesian and Random against Optuna's GPSampler and TPESampler.
+"""Samplers side by side: hdnotebook Bayesian (and Random) against Optuna's GPSampler (and TPE).
 
-Each sampler runs sequentially (one trial at a time, every result known before the next
-suggestion) on three minimisation problems with known optima:
+Problems (all minimised, known optima; regret = value at the returned configuration minus f*):
 
-* ``branin``   Branin-Hoo on x1 in [-5, 10], x2 in [0, 15] (uniform bounds), f* = 0.397887
-* ``hartmann6`` Hartmann-6 on [0, 1]^6, f* = -3.32237
-* ``mixed``    a smooth "validation loss" over a log-float, a float, a log-integer
-               (qloguniform with an int q) and a 4-way categorical, f* = 0
+* ``branin``     Branin-Hoo on [-5, 10] x [0, 15]
+* ``hartmann6``  Hartmann-6 on [0, 1]^6 (bimodal in practice: the global basin is found or not)
+* ``mixed``      a "validation loss" over a log-float, a float, a log-integer and a 4-way categorical
+* ``levy4``      Levy on [-10, 10]^4 (many shallow local minima on a bowl)
+* ``ackley5``    Ackley on [-32.768, 32.768]^5 (a needle in a rippled plateau)
+* ``styblinski10`` Styblinski-Tang on [-5, 5]^10 (10-D, 2^10 local minima)
+* ``hartmann6_noisy`` Hartmann-6 plus Gaussian noise (sd 0.1, ~3 % of its range) on every result;
+  the regret is the NOISELESS value at the configuration the sampler would return as best (the
+  trial with the best observed, noisy value: what a user of either library gets back) minus f*.
 
-It prints, for each problem, the median simple regret (best value so far minus f*) over the seeds at
-each budget, the wall time per suggestion, the timing of hdnotebook's Bayesian ``suggest`` at 100,
-300 and 1000 finished trials (synthetic histories), and the ratios against Optuna's GPSampler.
+Two modes:
 
-    python bench/samplers.py            # 20 seeds, budgets 20,50,100 (~30 min on 2 cores)
-    python bench/samplers.py --quick    # 3 seeds, budgets 20,50 (~2 min)
+* ``seq``  one trial at a time, every result known before the next suggestion; regret at each
+  budget (default 20, 50, 100).
+* ``conc4`` four trials in flight: ask 4, then each time the oldest one finishes, tell its
+  result and ask a new one, until ``--conc-budget`` (default 50) trials have finished; the regret
+  is over the finished trials. hdnotebook sees the in-flight trials as ``running`` records;
+  Optuna's GPSampler sees them as RUNNING trials (it handles them itself, with a q-logEI over the
+  running points; it has no constant-liar option, TPESampler has one and runs with it here).
 
-20 seeds by default: on Hartmann-6 a run at 50 trials has either found the global basin (regret
-~1e-3) or not (regret ~0.1 and worse), for every GP sampler, so a median over 10 seeds turns on
-whether 6 or 7 of them found it: a coin flip, not a measurement.
+It prints, per problem, the median regret over the seeds per sampler, mode and budget and the
+median / mean wall time per suggestion, then the verdicts against the targets (hdnotebook <=
+Optuna GP at every budget at <= 1/4 of its time per suggestion; conc4 @50 <= 1.5x seq @50), then
+the time of one hdnotebook suggestion at 100 / 300 / 1000 finished trials.
 
+    python bench/samplers.py --jobs 16            # 10 seeds, every problem, both modes
+    python bench/samplers.py --quick              # 3 seeds, 3 problems, budgets 20,50
+    python bench/samplers.py --problems levy4,branin --seeds 4 --budgets 20 --modes seq
+
+The runs (one per problem, sampler, mode and seed) are spread over ``--jobs`` processes with
+joblib; each process runs its numpy/torch on one thread, so times per suggestion compare the same
+single-core work for both libraries (they include the contention of ``--jobs`` busy processes).
 Optuna (and torch, for its GPSampler) are imported lazily: they are a bench extra. A sampler whose
 package is missing is skipped with a note.
 """
 
 from __future__ import annotations
 
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one thread per run process (set before numpy loads)
+
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -55,6 +76,7 @@ class Problem:
     space: dict[str, Any]
     f: Callable[[dict[str, Any]], float]
     optimum: float
+    noise_sd: float = 0.0  # Gaussian noise on every observed result (regret stays noiseless)
 
 
 def _branin(c: dict[str, Any]) -> float:
@@ -96,6 +118,34 @@ def _mixed(c: dict[str, Any]) -> float:
     return math.log1p(quad) + _OPT_FLOOR[c["optimizer"]]
 
 
+def _vector(c: dict[str, Any], d: int) -> np.ndarray:
+    return np.array([c[f"x{i}"] for i in range(1, d + 1)], dtype=float)
+
+
+def _levy(c: dict[str, Any]) -> float:
+    w = 1.0 + (_vector(c, 4) - 1.0) / 4.0
+    head = math.sin(math.pi * w[0]) ** 2
+    mid = np.sum((w[:-1] - 1.0) ** 2 * (1.0 + 10.0 * np.sin(math.pi * w[:-1] + 1.0) ** 2))
+    tail = (w[-1] - 1.0) ** 2 * (1.0 + math.sin(2.0 * math.pi * w[-1]) ** 2)
+    return float(head + mid + tail)
+
+
+def _ackley(c: dict[str, Any]) -> float:
+    x = _vector(c, 5)
+    a = -20.0 * math.exp(-0.2 * math.sqrt(float(np.mean(x * x))))
+    b = -math.exp(float(np.mean(np.cos(2.0 * math.pi * x))))
+    return a + b + 20.0 + math.e
+
+
+def _styblinski(c: dict[str, Any]) -> float:
+    x = _vector(c, 10)
+    return float(0.5 * np.sum(x**4 - 16.0 * x * x + 5.0 * x))
+
+
+def _box(d: int, low: float, high: float) -> dict[str, Any]:
+    return {f"x{i}": uniform(low, high) for i in range(1, d + 1)}
+
+
 PROBLEMS = {
     "branin": Problem("branin", {"x1": uniform(-5, 10), "x2": uniform(0, 15)}, _branin, 0.397887),
     "hartmann6": Problem(
@@ -112,24 +162,32 @@ PROBLEMS = {
         _mixed,
         0.0,
     ),
+    "levy4": Problem("levy4", _box(4, -10, 10), _levy, 0.0),
+    "ackley5": Problem("ackley5", _box(5, -32.768, 32.768), _ackley, 0.0),
+    "styblinski10": Problem("styblinski10", _box(10, -5, 5), _styblinski, -39.16616570377142 * 10),
+    "hartmann6_noisy": Problem("hartmann6_noisy", _box(6, 0, 1), _hartmann6, -3.32237, noise_sd=0.1),
 }
 
 
 # ---------------------------------------------------------------------------------------------
-# runners: each returns (values in trial order, seconds per suggestion)
+# agents: ask() -> (handle, configuration); tell(handle, value)
 # ---------------------------------------------------------------------------------------------
-def run_hdnotebook(cls: type, problem: Problem, seed: int, budget: int) -> tuple[list[float], list[float]]:
-    sampler = cls(problem.space, seed=seed)
-    trials: list[TrialRecord] = []
-    values, times = [], []
-    for i in range(budget):
-        t0 = time.perf_counter()
-        config = sampler.suggest(trials, goal="minimize", count=1)[0]
-        times.append(time.perf_counter() - t0)
-        value = problem.f(config)
-        trials.append(TrialRecord(number=i, params=config, state="completed", value=value))
-        values.append(value)
-    return values, times
+class HdnAgent:
+    """An hdnotebook sampler driven as the engine drives it: in-flight trials are ``running``."""
+
+    def __init__(self, cls: type, problem: Problem, seed: int) -> None:
+        self.sampler = cls(problem.space, seed=seed)
+        self.trials: list[TrialRecord] = []
+
+    def ask(self) -> tuple[int, dict[str, Any]]:
+        config = self.sampler.suggest(self.trials, goal="minimize", count=1)[0]
+        number = len(self.trials)
+        self.trials.append(TrialRecord(number=number, params=config, state="running"))
+        return number, config
+
+    def tell(self, handle: int, value: float) -> None:
+        old = self.trials[handle]
+        self.trials[handle] = TrialRecord(number=handle, params=old.params, state="completed", value=value)
 
 
 def _optuna_params(trial: Any, space: dict[str, Any]) -> dict[str, Any]:
@@ -151,59 +209,99 @@ def _optuna_params(trial: Any, space: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_optuna(which: str, problem: Problem, seed: int, budget: int) -> tuple[list[float], list[float]]:
-    import optuna
+class OptunaAgent:
+    """An Optuna study driven through ask/tell; in-flight trials are RUNNING trials of the study."""
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if which == "gp":
-            sampler = optuna.samplers.GPSampler(seed=seed)
-        else:
-            sampler = optuna.samplers.TPESampler(seed=seed)
-    study = optuna.create_study(sampler=sampler, direction="minimize")
-    values, times = [], []
-    for _ in range(budget):
-        t0 = time.perf_counter()
+    def __init__(self, which: str, problem: Problem, seed: int) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            trial = study.ask()
-            params = _optuna_params(trial, problem.space)
-        times.append(time.perf_counter() - t0)
-        value = problem.f(params)
-        study.tell(trial, value)
-        values.append(value)
-    return values, times
+            if which == "gp":
+                sampler = optuna.samplers.GPSampler(seed=seed)  # no constant-liar option
+            else:
+                sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+        self.study = optuna.create_study(sampler=sampler, direction="minimize")
+        self.space = problem.space
+
+    def ask(self) -> tuple[Any, dict[str, Any]]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trial = self.study.ask()
+            return trial, _optuna_params(trial, self.space)
+
+    def tell(self, handle: Any, value: float) -> None:
+        self.study.tell(handle, value)
 
 
-def _available(which: str) -> str | None:
+AGENTS: dict[str, Callable[[Problem, int], Any]] = {
+    "hdn-bayes": lambda p, s: HdnAgent(BayesianParameterSampling, p, s),
+    "hdn-random": lambda p, s: HdnAgent(RandomParameterSampling, p, s),
+    "optuna-gp": lambda p, s: OptunaAgent("gp", p, s),
+    "optuna-tpe": lambda p, s: OptunaAgent("tpe", p, s),
+}
+MODES = {"seq": 1, "conc4": 4}
+
+
+def simulate(problem_name: str, sampler: str, seed: int, mode: str, budget: int) -> dict[str, Any]:
+    """One run: ``MODES[mode]`` trials in flight, the oldest finishes first, until ``budget`` finished.
+
+    Returns the observed (noisy) and true values in finishing order and the seconds of each ask.
+    """
+    problem = PROBLEMS[problem_name]
+    agent = AGENTS[sampler](problem, seed)
+    in_flight = MODES[mode]
+    noise = np.random.default_rng([seed, 20_261_204])
+    pending: list[tuple[Any, dict[str, Any]]] = []
+    observed: list[float] = []
+    true: list[float] = []
+    times: list[float] = []
+    created = 0
+    while len(observed) < budget:
+        while len(pending) < in_flight and created < budget:
+            t0 = time.perf_counter()
+            pending.append(agent.ask())
+            times.append(time.perf_counter() - t0)
+            created += 1
+        handle, config = pending.pop(0)
+        value = problem.f(config)
+        seen = value + problem.noise_sd * float(noise.normal()) if problem.noise_sd else value
+        agent.tell(handle, seen)
+        observed.append(seen)
+        true.append(value)
+    return {"problem": problem_name, "sampler": sampler, "seed": seed, "mode": mode,
+            "observed": observed, "true": true, "times": times}
+
+
+def regret_at(run: dict[str, Any], budget: int, optimum: float) -> float:
+    """True value at the best observed configuration among the first ``budget`` finished, minus f*."""
+    observed = np.array(run["observed"][:budget])
+    return max(float(run["true"][int(np.argmin(observed))]) - optimum, 0.0)
+
+
+def _available(sampler: str) -> str | None:
+    if not sampler.startswith("optuna-"):
+        return None
     try:
         import optuna  # noqa: F401
 
-        if which == "gp":
+        if sampler == "optuna-gp":
             import torch  # noqa: F401
     except ImportError as exc:
         return f"skipped ({exc.name} is not installed: pip install optuna torch)"
     return None
 
 
-SAMPLERS: dict[str, Callable[[Problem, int, int], tuple[list[float], list[float]]]] = {
-    "hdn-bayes": lambda p, s, b: run_hdnotebook(BayesianParameterSampling, p, s, b),
-    "hdn-random": lambda p, s, b: run_hdnotebook(RandomParameterSampling, p, s, b),
-    "optuna-gp": lambda p, s, b: run_optuna("gp", p, s, b),
-    "optuna-tpe": lambda p, s, b: run_optuna("tpe", p, s, b),
-}
-
-
 # ---------------------------------------------------------------------------------------------
 # timing at many finished trials
 # ---------------------------------------------------------------------------------------------
 def time_at_history(sizes: list[int], repeats: int) -> dict[int, tuple[float, float, float]]:
-    """Median seconds of one Bayesian suggestion after ``n`` finished trials, on Hartmann-6 and mixed.
+    """Median seconds of one Bayesian suggestion after ``n`` finished trials (Hartmann-6).
 
-    Returns ``n -> (median fresh sampler, median same sampler (memoised fits), median exact GP)``
-    where "fresh" builds a new sampler for each call (a hyperparameter fit every time) and "exact"
-    conditions on every trial (no subset) - exact is timed only up to 300 trials plus once at 1000.
+    Returns ``n -> (fresh sampler, same sampler (memoised fits), exact GP)`` where "fresh" builds
+    a new sampler for each call (a hyperparameter fit every time) and "exact" conditions on every
+    trial (no subset).
     """
     out = {}
     problem = PROBLEMS["hartmann6"]
@@ -241,87 +339,126 @@ def _fmt(x: float) -> str:
     return f"{x:.2e}" if abs(x) < 1e-2 or abs(x) >= 1e3 else f"{x:.3f}"
 
 
+def _run_all(tasks: list[tuple[str, str, int, str, int]], jobs: int) -> list[dict[str, Any]]:
+    if jobs <= 1:
+        return [simulate(*t) for t in tasks]
+    from joblib import Parallel, delayed
+
+    # the slow runs first, so that the last process to finish is not the one with the longest run
+    order = sorted(range(len(tasks)), key=lambda i: (not tasks[i][1].startswith("optuna-gp"), -tasks[i][4]))
+    done = Parallel(n_jobs=jobs, backend="loky", batch_size=1)(delayed(simulate)(*tasks[i]) for i in order)
+    out: list[dict[str, Any]] = [{}] * len(tasks)
+    for i, r in zip(order, done):
+        out[i] = r
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=20, help="seeds per problem and sampler (default 20)")
-    parser.add_argument("--budgets", default="20,50,100", help="comma-separated trial budgets")
-    parser.add_argument("--quick", action="store_true", help="3 seeds, budgets 20,50, short timing")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per problem, sampler and mode (default 10)")
+    parser.add_argument("--budgets", default="20,50,100", help="comma-separated trial budgets of mode seq")
+    parser.add_argument("--conc-budget", type=int, default=50, help="finished trials in mode conc4 (default 50)")
+    parser.add_argument("--modes", default="seq,conc4", help="comma-separated modes: seq, conc4")
+    parser.add_argument("--quick", action="store_true", help="3 seeds, branin,levy4,mixed, budgets 20,50")
     parser.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated problems")
-    parser.add_argument("--samplers", default=",".join(SAMPLERS), help="comma-separated samplers")
+    parser.add_argument("--samplers", default="hdn-bayes,hdn-random,optuna-gp", help="comma-separated samplers")
+    parser.add_argument("--jobs", type=int, default=1, help="processes for the runs (joblib, default 1)")
+    parser.add_argument("--latency", default="100,300,1000", help="history sizes for the latency table ('' skips)")
+    parser.add_argument("--json", default="", help="write every run (values, times) to this JSON file")
     args = parser.parse_args(argv)
     seeds = 3 if args.quick else args.seeds
     budgets = [20, 50] if args.quick else sorted(int(b) for b in args.budgets.split(","))
-    budget = max(budgets)
+    problem_names = ["branin", "levy4", "mixed"] if args.quick else [p for p in args.problems.split(",") if p]
+    for p in problem_names:
+        if p not in PROBLEMS:
+            parser.error(f"--problems: unknown problem {p!r}; known: {', '.join(PROBLEMS)}")
+    modes = [m for m in args.modes.split(",") if m]
+    for m in modes:
+        if m not in MODES:
+            parser.error(f"--modes: unknown mode {m!r}; known: {', '.join(MODES)}")
     samplers = [s for s in args.samplers.split(",") if s]
-    problems = [PROBLEMS[p] for p in args.problems.split(",") if p]
+    for s in samplers:
+        if s not in AGENTS:
+            parser.error(f"--samplers: unknown sampler {s!r}; known: {', '.join(AGENTS)}")
+        why = _available(s)
+        if why:
+            print(f"{s}: {why}")
+    samplers = [s for s in samplers if not _available(s)]
 
-    skipped = {}
-    for name in samplers:
-        if name.startswith("optuna-"):
-            why = _available(name.split("-")[1])
-            if why:
-                skipped[name] = why
-    samplers = [s for s in samplers if s not in skipped]
-    for name, why in skipped.items():
-        print(f"{name}: {why}")
-
-    print(f"seeds={seeds} budgets={budgets} (sequential: one trial at a time)\n")
-    # regret[problem][sampler] -> array (seeds, budgets); times[problem][sampler] -> list of seconds
-    regret: dict[str, dict[str, np.ndarray]] = {}
-    times: dict[str, dict[str, list[float]]] = {}
+    mode_budget = {"seq": max(budgets), "conc4": args.conc_budget}
+    tasks = [(p, s, seed, m, mode_budget[m]) for p in problem_names for s in samplers for m in modes
+             for seed in range(seeds)]
+    print(f"seeds={seeds} budgets={budgets} modes={modes} conc4 budget={args.conc_budget} jobs={args.jobs}"
+          f" runs={len(tasks)}\n", flush=True)
     started = time.perf_counter()
-    for problem in problems:
-        regret[problem.name], times[problem.name] = {}, {}
-        for name in samplers:
-            rows, ts = [], []
-            for seed in range(seeds):
-                values, t = SAMPLERS[name](problem, seed, budget)
-                best = np.minimum.accumulate(np.array(values))
-                rows.append([best[b - 1] - problem.optimum for b in budgets])
-                ts.extend(t)
-            regret[problem.name][name] = np.maximum(np.array(rows), 0.0)
-            times[problem.name][name] = ts
-        _print_problem(problem.name, budgets, regret[problem.name], times[problem.name])
+    runs = _run_all(tasks, args.jobs)
     print(f"(search runs took {time.perf_counter() - started:.0f} s)\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs))
 
-    if "optuna-gp" in samplers and "hdn-bayes" in samplers:
-        print("hdn-bayes vs optuna-gp (median regret ratio per budget, < 1 is better; time ratio)")
-        for problem in problems:
-            r_b, r_o = regret[problem.name]["hdn-bayes"], regret[problem.name]["optuna-gp"]
-            ratios = []
-            for j, _ in enumerate(budgets):
-                mb, mo = float(np.median(r_b[:, j])), float(np.median(r_o[:, j]))
-                ratios.append(mb / mo if mo > 0 else (1.0 if mb == 0 else math.inf))
-            tb = statistics.median(times[problem.name]["hdn-bayes"])
-            to = statistics.median(times[problem.name]["optuna-gp"])
-            mtb = statistics.fmean(times[problem.name]["hdn-bayes"])
-            mto = statistics.fmean(times[problem.name]["optuna-gp"])
-            cells = "  ".join(f"@{b}: {_fmt(r)}" for b, r in zip(budgets, ratios))
-            print(
-                f"  {problem.name:10s} regret ratio {cells}   time ratio median {tb / to:.3f}"
-                f"  mean {mtb / mto:.3f}"
-            )
+    # table[(problem, sampler, mode)] -> regret array (seeds, budgets), times
+    regret: dict[tuple[str, str, str], np.ndarray] = {}
+    times: dict[tuple[str, str, str], list[float]] = {}
+    for r in runs:
+        key = (r["problem"], r["sampler"], r["mode"])
+        bs = budgets if r["mode"] == "seq" else [args.conc_budget]
+        regret.setdefault(key, []).append([regret_at(r, b, PROBLEMS[r["problem"]].optimum) for b in bs])  # type: ignore[attr-defined]
+        times.setdefault(key, []).extend(r["times"])
+    regret = {k: np.array(v) for k, v in regret.items()}
+
+    for p in problem_names:
+        print(f"== {p}: median regret over {seeds} seeds; wall time per suggestion")
+        print("  sampler      mode " + "".join(f"{'@' + str(b):>11s}" for b in budgets) + "   median ms   mean ms")
+        for s in samplers:
+            for m in modes:
+                r = regret[(p, s, m)]
+                if m == "seq":
+                    cells = "".join(f"{_fmt(float(np.median(r[:, j]))):>11s}" for j in range(len(budgets)))
+                else:
+                    cells = "".join(
+                        f"{_fmt(float(np.median(r[:, 0]))) if b == args.conc_budget else '':>11s}" for b in budgets
+                    )
+                t = times[(p, s, m)]
+                print(f"  {s:12s} {m:5s}{cells}   {statistics.median(t) * 1e3:9.2f}   {statistics.fmean(t) * 1e3:7.2f}")
         print()
 
-    sizes = [100, 300] if args.quick else [100, 300, 1000]
-    repeats = 3 if args.quick else 7
-    print(f"hdn-bayes suggest time at n finished trials (Hartmann-6, median of {repeats})")
-    print("      n   fresh sampler   same sampler   exact GP (no subset)   subset / exact")
-    for n, (fresh, same, exact) in time_at_history(sizes, repeats).items():
-        print(f"  {n:5d}   {fresh * 1e3:10.1f} ms   {same * 1e3:9.1f} ms   {exact * 1e3:15.1f} ms"
-              f"   {fresh / exact:10.3f}")
+    if "hdn-bayes" in samplers and "optuna-gp" in samplers and "seq" in modes:
+        print("Targets: hdn-bayes median regret <= optuna-gp's at every budget (seq), at <= 1/4 of its time")
+        print("per suggestion (ratio of means over all suggestions of all seeds, seq); conc4 @%d <= 1.5x seq." % args.conc_budget)
+        met_all = True
+        for p in problem_names:
+            rb, ro = regret[(p, "hdn-bayes", "seq")], regret[(p, "optuna-gp", "seq")]
+            cells = []
+            for j, b in enumerate(budgets):
+                mb, mo = float(np.median(rb[:, j])), float(np.median(ro[:, j]))
+                ok = mb <= mo
+                met_all &= ok
+                cells.append(f"@{b} {_fmt(mb)} vs {_fmt(mo)} {'met' if ok else 'NOT met'}")
+            tb, to = times[(p, "hdn-bayes", "seq")], times[(p, "optuna-gp", "seq")]
+            ratio = statistics.fmean(tb) / statistics.fmean(to)
+            met_all &= ratio <= 0.25
+            line = f"  {p:16s} " + "; ".join(cells) + f"; time ratio {ratio:.3f} {'met' if ratio <= 0.25 else 'NOT met'}"
+            print(line)
+            if "conc4" in modes and args.conc_budget in budgets:
+                j = budgets.index(args.conc_budget)
+                seq_b = float(np.median(rb[:, j]))
+                conc_b = float(np.median(regret[(p, "hdn-bayes", "conc4")][:, 0]))
+                conc_o = float(np.median(regret[(p, "optuna-gp", "conc4")][:, 0]))
+                seq_o = float(np.median(ro[:, j]))
+                ok = conc_b <= 1.5 * seq_b
+                met_all &= ok
+                print(f"  {'':16s} conc4 @{args.conc_budget}: hdn {_fmt(conc_b)} (seq {_fmt(seq_b)}, "
+                      f"{'met' if ok else 'NOT met'})   optuna-gp {_fmt(conc_o)} (seq {_fmt(seq_o)})")
+        print(f"every target met: {met_all}\n")
+
+    sizes = [int(n) for n in args.latency.split(",") if n]
+    if sizes:
+        repeats = 3 if args.quick else 7
+        print(f"hdn-bayes suggest time at n finished trials (Hartmann-6, median of {repeats}, one process)")
+        print("      n   fresh sampler   same sampler   exact GP (no subset)")
+        for n, (fresh, same, exact) in time_at_history(sizes, repeats).items():
+            print(f"  {n:5d}   {fresh * 1e3:10.1f} ms   {same * 1e3:9.1f} ms   {exact * 1e3:15.1f} ms")
     return 0
-
-
-def _print_problem(name: str, budgets: list[int], regret: dict[str, np.ndarray], times: dict[str, list[float]]) -> None:
-    print(f"== {name}: median simple regret over seeds (and wall time per suggestion)")
-    header = "  sampler      " + "".join(f"{'@' + str(b):>11s}" for b in budgets) + "   median ms   mean ms"
-    print(header)
-    for sampler, r in regret.items():
-        cells = "".join(f"{_fmt(float(np.median(r[:, j]))):>11s}" for j in range(len(budgets)))
-        t = times[sampler]
-        print(f"  {sampler:12s} {cells}   {statistics.median(t) * 1e3:9.2f}   {statistics.fmean(t) * 1e3:7.2f}")
-    print()
 
 
 if __name__ == "__main__":
