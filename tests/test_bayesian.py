@@ -281,3 +281,129 @@ def test_noiseless_results_are_interpolated_and_near_duplicates_stay_stable():
     y2 = np.append(y, y[0] + 1.0)
     mu2, _ = _gp.Posterior(hyper, x2, y2, np.zeros(len(y2))).predict(x[:1])
     assert np.isfinite(mu2).all()
+
+
+# -- the GP and its acquisition: gradients, noise, pending points ---------------------------------
+def _data(n: int, d: int, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, d))
+    y = np.sin(5 * x).sum(1) + noise * rng.standard_normal(n)
+    return x, (y - y.mean()) / y.std()
+
+
+def test_the_hyperparameter_objective_has_the_right_gradient():
+    from scipy.optimize import approx_fprime
+
+    from hdnotebook.sampling import _gp
+
+    x, y = _data(12, 3)
+    extra = np.zeros(len(y))
+    theta = np.array([-0.5, 0.2, 0.1, 0.3, math.log(1e-3)])
+    numeric = approx_fprime(theta, lambda t: _gp._neg_log_posterior(t, x, y, extra)[0], 1e-6)
+    analytic = _gp._neg_log_posterior(theta, x, y, extra)[1]
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("n_fantasies", [1, 16])
+def test_the_acquisition_has_the_right_gradient_with_and_without_pending_points(n_fantasies):
+    from scipy.optimize import approx_fprime
+
+    from hdnotebook.sampling import _acquisition, _gp
+
+    x, y = _data(12, 3)
+    extra = np.zeros(len(y))
+    hyper = _gp.fit_hyper(x, y, extra)
+    rng = np.random.default_rng(1)
+    for pending in (np.empty((0, 3)), rng.random((3, 3))):
+        acq = _acquisition.LogEI(hyper, x, y, extra, pending, np.random.default_rng(2), n_fantasies=n_fantasies)
+        for point in rng.random((3, 3)):
+            value, grad = acq.with_grad(point[None, :])
+            assert value[0] == pytest.approx(acq(point[None, :])[0], abs=1e-9)
+            numeric = approx_fprime(point, lambda p: acq(p[None, :])[0], 1e-7)
+            np.testing.assert_allclose(grad[0], numeric, rtol=1e-3, atol=1e-3 * max(1.0, np.abs(numeric).max()))
+
+
+def test_a_pending_point_has_no_expected_improvement_left_at_it():
+    """Kriging believer: the pending point's result is believed, so proposing it again gains nothing,
+    while the mean (and the improvement far from it) is left as it was."""
+    from hdnotebook.sampling import _acquisition, _gp
+
+    x, y = _data(15, 2)
+    extra = np.zeros(len(y))
+    hyper = _gp.fit_hyper(x, y, extra)
+    free = _acquisition.LogEI(hyper, x, y, extra, np.empty((0, 2)), np.random.default_rng(0))
+    grid = np.random.default_rng(3).random((2000, 2))
+    top = grid[np.argmax(free(grid))]
+    believer = _acquisition.LogEI(hyper, x, y, extra, top[None, :], np.random.default_rng(0), n_fantasies=1)
+    assert believer(top[None, :])[0] < free(top[None, :])[0] - 5.0  # e^-5: < 1 % of the improvement left
+    mean_free, sd_free = free.post.predict(grid)
+    mean_believer, sd_believer = believer.post.predict(grid)
+    np.testing.assert_allclose(mean_believer[:, 0], mean_free, atol=1e-6)
+    assert (sd_believer <= sd_free + 1e-9).all()
+
+
+def test_on_a_noisy_objective_the_noise_is_learnt_and_a_lucky_draw_is_not_the_bar():
+    from hdnotebook.sampling import _acquisition, _gp
+
+    x, y = _data(60, 2, noise=0.3, seed=4)
+    extra = np.zeros(len(y))
+    hyper = _gp.fit_hyper(x, y, extra)
+    assert hyper.noise > 1e-3  # the noise variance (standardised units: ~0.3^2 / var(y) ~ 0.04)
+    acq = _acquisition.LogEI(hyper, x, y, extra, np.empty((0, 2)), np.random.default_rng(0))
+    assert acq.best[0] > y.min() + 0.05  # the lowest posterior mean, above the luckiest result
+
+
+def _branin_batch(seed: int, running: int, count: int) -> tuple[list[TrialRecord], list[dict]]:
+    trials = _run(BayesianParameterSampling(BRANIN, seed=seed), _branin, 12, goal="minimize")
+    sampler = BayesianParameterSampling(BRANIN, seed=seed)
+    for _ in range(running):
+        config = sampler.suggest(trials, goal="minimize")[0]
+        trials.append(TrialRecord(len(trials), config, "running"))
+    return trials, sampler.suggest(trials, goal="minimize", count=count)
+
+
+def test_pending_aware_proposals_differ_from_one_another_and_stay_in_the_space():
+    trials, batch = _branin_batch(seed=5, running=3, count=4)
+    pending = [t.params for t in trials if t.state == "running"]
+    for config in batch:
+        _assert_legal(BRANIN, config)
+    unit = np.array([[c["x1"] / 15, c["x2"] / 15] for c in pending + batch])
+    gaps = [np.linalg.norm(unit[i] - unit[j]) for i in range(len(unit)) for j in range(i)]
+    assert min(gaps) > 1e-2  # 7 points in flight, none piled onto another
+    # the pending trials change the proposal: without them the sampler proposes something else
+    finished = [t for t in trials if t.state != "running"]
+    alone = BayesianParameterSampling(BRANIN, seed=5).suggest(finished + [], goal="minimize")[0]
+    with_pending = BayesianParameterSampling(BRANIN, seed=5).suggest(trials, goal="minimize")[0]
+    assert alone != with_pending
+
+
+def test_pending_aware_batches_are_deterministic_by_seed():
+    first = _branin_batch(seed=6, running=2, count=3)[1]
+    again = _branin_batch(seed=6, running=2, count=3)[1]
+    other = _branin_batch(seed=7, running=2, count=3)[1]
+    assert first == again
+    assert first != other
+
+
+def test_four_in_flight_loses_little_against_one_at_a_time():
+    """Branin at 30 finished trials (3 seeds): with 4 trials always in flight the best result is
+    still near the optimum (a sampler that ignored pending trials would propose the same point 4x)."""
+
+    def run(seed: int, in_flight: int) -> float:
+        sampler = BayesianParameterSampling(BRANIN, seed=seed)
+        trials: list[TrialRecord] = []
+        running: list[int] = []
+        done: list[float] = []
+        while len(done) < 30:
+            while len(running) < in_flight and len(trials) < 30:
+                config = sampler.suggest(trials, goal="minimize")[0]
+                running.append(len(trials))
+                trials.append(TrialRecord(len(trials), config, "running"))
+            i = running.pop(0)
+            value = _branin(trials[i].params)
+            trials[i] = TrialRecord(i, trials[i].params, "completed", value)
+            done.append(value)
+        return min(done) - BRANIN_MIN
+
+    regrets = [run(seed, 4) for seed in range(3)]
+    assert max(regrets) < 0.05, regrets

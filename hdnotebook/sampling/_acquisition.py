@@ -1,0 +1,152 @@
+"""Private: the acquisition of :mod:`hdnotebook.sampling.bayesian` and its maximisation.
+
+**Acquisition.** Log expected improvement below an incumbent, for minimisation. The incumbent is the
+lowest posterior mean at the results that count fully, so on a noisy objective one lucky draw does
+not set the bar (on a noiseless one the mean interpolates the results and this is the best result).
+
+**Pending points.** Trials still running (and the earlier proposals of one batch) are
+*fantasised*: their results are drawn from the joint posterior (observation noise included),
+``n_fantasies`` draws in antithetic pairs, and the acquisition is the log of the mean expected
+improvement over those fantasy worlds, each conditioned on its draws with the incumbent lowered to
+its best fantasy (the expected improvement integrated over the pending outcomes, Snoek et al.,
+2012). With the hyperparameters fixed the posterior standard deviation does not depend on the
+fantasised values, so all the worlds share one Cholesky factor and differ in the mean alone: a
+fantasy costs one extra column in the products. A pending point thus removes the expected
+improvement near itself by how good it is likely to be, instead of by a fixed lie (a constant
+liar at the mean of the results, used before, pushes good regions *up* and made 4-at-a-time
+proposals wander).
+
+**Maximisation.** Random and local candidates are scored, the best one, a roulette pick of others
+(weights: expected improvement relative to the best) and the incumbent start a local search each:
+L-BFGS-B in coordinates divided by the fitted lengthscales so that every direction has about the
+same curvature scale (as Optuna's GPSampler), all starts in one problem (see :func:`maximise`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+
+from ._gp import Hyper, Posterior, log_h
+
+__all__ = ["LogEI", "maximise"]
+
+
+class LogEI:
+    """log expected improvement below the incumbent, averaged over fantasies of pending points.
+
+    Args:
+        hyper: fitted hyperparameters.
+        x, y, extra: the results (unit-cube inputs, standardised targets, extra noise variance).
+        pending: inputs (p, d) whose results are not known yet.
+        rng: draws the fantasies (so proposals are a function of the seed and the trials).
+        n_fantasies: how many fantasy worlds when there are pending points (even).
+    """
+
+    def __init__(
+        self,
+        hyper: Hyper,
+        x: np.ndarray,
+        y: np.ndarray,
+        extra: np.ndarray,
+        pending: np.ndarray,
+        rng: np.random.Generator,
+        n_fantasies: int = 32,
+    ) -> None:
+        self.hyper = hyper
+        observed = Posterior(hyper, x, y, extra)
+        counted = extra == 0.0
+        at_data, _ = observed.predict(x[counted] if counted.any() else x)
+        best = float(at_data.min())
+        if len(pending) == 0:
+            self.post = observed
+            self.best = np.array([best])
+            self.single = True
+            return
+        mean, cov = observed.predict_cov(pending)
+        cov[np.diag_indices(len(pending))] += hyper.noise
+        if n_fantasies <= 1:  # one world: the Kriging believer (each pending result at its mean)
+            z = np.zeros((1, len(pending)))
+        else:
+            z = rng.standard_normal((n_fantasies // 2, len(pending)))
+            z = np.vstack([z, -z])  # antithetic pairs: the fantasies average to the posterior mean
+        draws = mean[None, :] + z @ _safe_cholesky(cov).T  # (s, p)
+        targets = np.vstack([np.repeat(y[:, None], len(draws), axis=1), draws.T])  # (n + p, s)
+        self.post = Posterior(hyper, np.vstack([x, pending]), targets, np.concatenate([extra, np.zeros(len(pending))]))
+        self.best = np.minimum(best, draws.min(1))  # (s,)
+        self.single = False
+
+    def __call__(self, xc: np.ndarray) -> np.ndarray:
+        """The acquisition at ``xc`` (m, d)."""
+        mu, sd = self.post.predict(xc)
+        if self.single:
+            return np.log(sd) + log_h((self.best[0] - mu) / sd)[0]
+        lh = log_h((self.best[None, :] - mu) / sd[:, None])[0]
+        return np.log(sd) + logsumexp(lh, axis=1) - np.log(len(self.best))
+
+    def with_grad(self, xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The acquisition at ``xc`` (m, d) and its gradient (m, d)."""
+        mu, sd, dmu, dsd = self.post.predict_grad(xc)
+        if self.single:
+            z = (self.best[0] - mu) / sd
+            lh, dlh = log_h(z)
+            dz = -(dmu + z[:, None] * dsd) / sd[:, None]
+            return np.log(sd) + lh, dsd / sd[:, None] + dlh[:, None] * dz
+        z = (self.best[None, :] - mu) / sd[:, None]  # (m, s)
+        lh, dlh = log_h(z)
+        total = logsumexp(lh, axis=1)
+        w = np.exp(lh - total[:, None])  # (m, s): each world's share of the mean improvement
+        dz = -(dmu + z[:, :, None] * dsd[:, None, :]) / sd[:, None, None]  # (m, s, d)
+        grad = dsd / sd[:, None] + np.einsum("ms,ms,msd->md", w, dlh, dz)
+        return np.log(sd) + total - np.log(len(self.best)), grad
+
+
+def _safe_cholesky(cov: np.ndarray) -> np.ndarray:
+    """A lower Cholesky factor of ``cov``, with growing jitter if it is not numerically PD."""
+    jitter = 1e-10 * max(float(np.trace(cov)) / len(cov), 1e-12)
+    for _ in range(12):
+        try:
+            return np.linalg.cholesky(cov + jitter * np.eye(len(cov)))
+        except np.linalg.LinAlgError:
+            jitter *= 10.0
+    vals, vecs = np.linalg.eigh(cov)
+    return vecs * np.sqrt(np.maximum(vals, 0.0))
+
+
+def maximise(acq: LogEI, starts: np.ndarray, free: np.ndarray, maxiter: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Local searches of ``acq`` from each row of ``starts``; returns the end points and values.
+
+    Only the ``free`` (numeric) columns move. The searches run in ``x / lengthscale`` coordinates,
+    where the acquisition's curvature is about the same along every axis, as one L-BFGS-B problem
+    over all starts (the objective is their sum, so each start still climbs its own hill; one
+    call evaluates every start at once, which costs about half as much as one search per start,
+    and regret over 10 seeds on Levy-4, Hartmann-6 and Ackley-5 at 20 and 50 trials was the same).
+    A start keeps its own point where the search did not improve it.
+    """
+    values = acq(starts)
+    if not free.any():
+        return starts.copy(), values
+    scale = acq.hyper.lengthscales[free]
+    m = len(starts)
+    points = starts.copy()
+
+    def objective(u: np.ndarray) -> tuple[float, np.ndarray]:
+        points[:, free] = u.reshape(m, -1) * scale
+        value, grad = acq.with_grad(points)
+        return -float(value.sum()), -(grad[:, free] * scale).ravel()
+
+    res = minimize(
+        objective,
+        (starts[:, free] / scale).ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, 1.0 / s) for s in scale] * m,
+        options={"maxiter": maxiter, "gtol": 1e-3},
+    )
+    ends = starts.copy()
+    ends[:, free] = np.clip(res.x.reshape(m, -1) * scale, 0.0, 1.0)
+    end_values = acq(ends)
+    better = end_values > values
+    out = np.where(better[:, None], ends, starts)
+    return out, np.where(better, end_values, values)
