@@ -30,6 +30,8 @@ the time of one hdnotebook suggestion at 100 / 300 / 1000 finished trials.
     python bench/samplers.py --jobs 16            # 10 seeds, every problem, both modes
     python bench/samplers.py --quick              # 3 seeds, 3 problems, budgets 20,50
     python bench/samplers.py --problems levy4,branin --seeds 4 --budgets 20 --modes seq
+    python bench/samplers.py --jobs 16 --log runs.jsonl --latency ''   # then, even if cut short:
+    python bench/samplers.py --report runs.jsonl --latency ''
 
 The runs (one per problem, sampler, mode and seed) are spread over ``--jobs`` processes with
 joblib; each process runs its numpy/torch on one thread, so times per suggestion compare the same
@@ -339,18 +341,33 @@ def _fmt(x: float) -> str:
     return f"{x:.2e}" if abs(x) < 1e-2 or abs(x) >= 1e3 else f"{x:.3f}"
 
 
-def _run_all(tasks: list[tuple[str, str, int, str, int]], jobs: int) -> list[dict[str, Any]]:
-    if jobs <= 1:
-        return [simulate(*t) for t in tasks]
-    from joblib import Parallel, delayed
+def _run_all(tasks: list[tuple[str, str, int, str, int]], jobs: int, log: str) -> list[dict[str, Any]]:
+    """Every run, in ``jobs`` processes; each finished run is appended to ``log`` (JSON lines) at once,
+    so a bench cut short still leaves what it finished (``--report`` reads it back)."""
+    sink = open(log, "a") if log else None  # noqa: SIM115 - closed below
+    runs: list[dict[str, Any]] = []
+    try:
+        if jobs <= 1:
+            results: Any = (simulate(*t) for t in tasks)
+        else:
+            from joblib import Parallel, delayed
 
-    # the slow runs first, so that the last process to finish is not the one with the longest run
-    order = sorted(range(len(tasks)), key=lambda i: (not tasks[i][1].startswith("optuna-gp"), -tasks[i][4]))
-    done = Parallel(n_jobs=jobs, backend="loky", batch_size=1)(delayed(simulate)(*tasks[i]) for i in order)
-    out: list[dict[str, Any]] = [{}] * len(tasks)
-    for i, r in zip(order, done):
-        out[i] = r
-    return out
+            # the slow runs first (Optuna GP, then hdnotebook Bayesian, the longer budgets first), so
+            # that the last process to finish is not the one with the longest run
+            cost = {"optuna-gp": 0, "hdn-bayes": 1}
+            slow_first = sorted(tasks, key=lambda t: (cost.get(t[1], 2), -t[4]))
+            results = Parallel(n_jobs=jobs, backend="loky", batch_size=1, return_as="generator_unordered")(
+                delayed(simulate)(*t) for t in slow_first
+            )
+        for run in results:
+            runs.append(run)
+            if sink:
+                sink.write(json.dumps(run) + "\n")
+                sink.flush()
+    finally:
+        if sink:
+            sink.close()
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,11 +377,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conc-budget", type=int, default=50, help="finished trials in mode conc4 (default 50)")
     parser.add_argument("--modes", default="seq,conc4", help="comma-separated modes: seq, conc4")
     parser.add_argument("--quick", action="store_true", help="3 seeds, branin,levy4,mixed, budgets 20,50")
-    parser.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated problems")
+    parser.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated problems ('' runs none)")
     parser.add_argument("--samplers", default="hdn-bayes,hdn-random,optuna-gp", help="comma-separated samplers")
     parser.add_argument("--jobs", type=int, default=1, help="processes for the runs (joblib, default 1)")
     parser.add_argument("--latency", default="100,300,1000", help="history sizes for the latency table ('' skips)")
-    parser.add_argument("--json", default="", help="write every run (values, times) to this JSON file")
+    parser.add_argument("--log", default="", help="append every finished run (values, times) to this JSON-lines file")
+    parser.add_argument("--report", default="", help="no runs: print the tables of the runs in this JSON-lines file")
     args = parser.parse_args(argv)
     seeds = 3 if args.quick else args.seeds
     budgets = [20, 50] if args.quick else sorted(int(b) for b in args.budgets.split(","))
@@ -386,15 +404,19 @@ def main(argv: list[str] | None = None) -> int:
     samplers = [s for s in samplers if not _available(s)]
 
     mode_budget = {"seq": max(budgets), "conc4": args.conc_budget}
-    tasks = [(p, s, seed, m, mode_budget[m]) for p in problem_names for s in samplers for m in modes
-             for seed in range(seeds)]
-    print(f"seeds={seeds} budgets={budgets} modes={modes} conc4 budget={args.conc_budget} jobs={args.jobs}"
-          f" runs={len(tasks)}\n", flush=True)
-    started = time.perf_counter()
-    runs = _run_all(tasks, args.jobs)
-    print(f"(search runs took {time.perf_counter() - started:.0f} s)\n")
-    if args.json:
-        Path(args.json).write_text(json.dumps(runs))
+    if args.report:
+        runs = [json.loads(line) for line in Path(args.report).read_text().splitlines() if line.strip()]
+        runs = [r for r in runs if r["problem"] in problem_names and r["sampler"] in samplers and r["mode"] in modes]
+        seeds = len({r["seed"] for r in runs})
+        print(f"{len(runs)} runs read from {args.report}\n")
+    else:
+        tasks = [(p, s, seed, m, mode_budget[m]) for p in problem_names for s in samplers for m in modes
+                 for seed in range(seeds)]
+        print(f"seeds={seeds} budgets={budgets} modes={modes} conc4 budget={args.conc_budget} jobs={args.jobs}"
+              f" runs={len(tasks)}\n", flush=True)
+        started = time.perf_counter()
+        runs = _run_all(tasks, args.jobs, args.log)
+        print(f"(search runs took {time.perf_counter() - started:.0f} s)\n")
 
     # table[(problem, sampler, mode)] -> regret array (seeds, budgets), times
     regret: dict[tuple[str, str, str], np.ndarray] = {}
@@ -407,10 +429,15 @@ def main(argv: list[str] | None = None) -> int:
     regret = {k: np.array(v) for k, v in regret.items()}
 
     for p in problem_names:
-        print(f"== {p}: median regret over {seeds} seeds; wall time per suggestion")
+        if not any(k[0] == p for k in regret):
+            continue
+        n_seeds = len({r["seed"] for r in runs if r["problem"] == p})
+        print(f"== {p}: median regret over {n_seeds} seeds; wall time per suggestion")
         print("  sampler      mode " + "".join(f"{'@' + str(b):>11s}" for b in budgets) + "   median ms   mean ms")
         for s in samplers:
             for m in modes:
+                if (p, s, m) not in regret:
+                    continue
                 r = regret[(p, s, m)]
                 if m == "seq":
                     cells = "".join(f"{_fmt(float(np.median(r[:, j]))):>11s}" for j in range(len(budgets)))
@@ -427,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         print("per suggestion (ratio of means over all suggestions of all seeds, seq); conc4 @%d <= 1.5x seq." % args.conc_budget)
         met_all = True
         for p in problem_names:
+            if (p, "hdn-bayes", "seq") not in regret or (p, "optuna-gp", "seq") not in regret:
+                print(f"  {p:16s} (runs missing)")
+                met_all = False
+                continue
             rb, ro = regret[(p, "hdn-bayes", "seq")], regret[(p, "optuna-gp", "seq")]
             cells = []
             for j, b in enumerate(budgets):
@@ -439,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             met_all &= ratio <= 0.25
             line = f"  {p:16s} " + "; ".join(cells) + f"; time ratio {ratio:.3f} {'met' if ratio <= 0.25 else 'NOT met'}"
             print(line)
-            if "conc4" in modes and args.conc_budget in budgets:
+            if "conc4" in modes and args.conc_budget in budgets and (p, "optuna-gp", "conc4") in regret \
+                    and (p, "hdn-bayes", "conc4") in regret:
                 j = budgets.index(args.conc_budget)
                 seq_b = float(np.median(rb[:, j]))
                 conc_b = float(np.median(regret[(p, "hdn-bayes", "conc4")][:, 0]))

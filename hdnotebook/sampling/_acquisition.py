@@ -5,16 +5,18 @@ lowest posterior mean at the results that count fully, so on a noisy objective o
 not set the bar (on a noiseless one the mean interpolates the results and this is the best result).
 
 **Pending points.** Trials still running (and the earlier proposals of one batch) are
-*fantasised*: their results are drawn from the joint posterior (observation noise included),
-``n_fantasies`` draws in antithetic pairs, and the acquisition is the log of the mean expected
-improvement over those fantasy worlds, each conditioned on its draws with the incumbent lowered to
-its best fantasy (the expected improvement integrated over the pending outcomes, Snoek et al.,
-2012). With the hyperparameters fixed the posterior standard deviation does not depend on the
-fantasised values, so all the worlds share one Cholesky factor and differ in the mean alone: a
-fantasy costs one extra column in the products. A pending point thus removes the expected
-improvement near itself by how good it is likely to be, instead of by a fixed lie (a constant
-liar at the mean of the results, used before, pushes good regions *up* and made 4-at-a-time
-proposals wander).
+*fantasised*: the model is conditioned on results for them, with the hyperparameters fixed, and the
+incumbent of each fantasy world is lowered to its best fantasy. The sampler uses one world, the
+*Kriging believer* (``n_fantasies=1``: each pending result at its posterior mean): the mean is left
+as it was and the uncertainty, hence the expected improvement, vanishes at the pending points, so
+the next proposal goes where the improvement is still to be had. ``n_fantasies > 1`` draws the
+results from the joint posterior (observation noise included) in antithetic pairs and averages the
+expected improvement over the worlds (the expected improvement integrated over the pending
+outcomes, Snoek et al., 2012): the posterior standard deviation does not depend on the fantasised
+values, so all worlds share one Cholesky factor and a world costs one column in the products. It
+spread 4-at-a-time batches further and lost to the believer (see the sampler's docstring). Either
+is better than the constant liar at the mean of the results used before, which pushed good regions
+*up* around a pending point.
 
 **Maximisation.** Random and local candidates are scored, the best one, a roulette pick of others
 (weights: expected improvement relative to the best) and the incumbent start a local search each:
