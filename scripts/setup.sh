@@ -20,4 +20,5 @@ for dir in js js/labextension; do
 done
 
 echo "[setup] installing hdnotebook[$EXTRAS]"
-.venv/bin/python -m pip install -q -e ".[$EXTRAS]"
+# the bundles are built above (npm ci: the lockfiles exactly), so the build hook need not build them again
+SKIP_JUPYTER_BUILDER=1 .venv/bin/python -m pip install -q -e ".[$EXTRAS]"

@@ -17,7 +17,7 @@ import { STATUS_COLORS, readTheme, watchTheme } from "./theme.js";
 // 2 s to load, and evaluating plotly takes about that long in a slow browser
 let plotly = null;
 function loadPlotly() {
-  if (!plotly) plotly = import("plotly.js-dist-min").then((m) => m.default || m);
+  if (!plotly) plotly = import("./plotly.js").then((m) => m.default || m);
   return plotly;
 }
 
