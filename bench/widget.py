@@ -9,6 +9,15 @@ change: build and encode a full snapshot (``RunDetailsModel.snapshot()``).
     python bench/widget.py                      # 1000 runs x 100 intervals, 50 updates
     python bench/widget.py --runs 200 --intervals 50 --updates 20
 
+What a displayed RunDetails costs a saved notebook: ``--notebook`` executes the same small
+experiment notebook twice with nbclient (as ``jupyter nbconvert --execute`` would, widget state
+stored), once ending in ``print(run.get_status())`` and once in ``RunDetails(run)``, and prints
+the front-end bundle's size and both saved notebooks' sizes (``--json``: as one JSON object). The
+widget's ES module is stored in the notebook's widget state, so the bundle's size is most of the
+difference. Needs nbclient, nbformat and ipykernel (the ``test`` extra).
+
+    python bench/widget.py --notebook
+
 The browser render time at this size is measured by tests/test_widget_browser.py
 (``test_render_time_1000_runs_x_100_intervals``), which uses :func:`fill_store` from here.
 """
@@ -72,12 +81,99 @@ def fill_store(path: str, runs: int = 1000, intervals: int = 100, status: str = 
     return pid
 
 
+NOTEBOOK_SETUP = """
+from hdnotebook import (Experiment, HyperDriveConfig, RandomParameterSampling, Run, RunDetails, Workspace,
+                        choice, uniform)
+
+def train(lr, batch_size):
+    run = Run.get_context()
+    for epoch in range(5):
+        run.log("accuracy", 1 - lr / (epoch + 1) - 1 / batch_size)
+
+space = {"lr": uniform(0.01, 0.5), "batch_size": choice(16, 32, 64)}
+config = HyperDriveConfig(estimator=train, hyperparameter_sampling=RandomParameterSampling(space, seed=1),
+                          primary_metric_name="accuracy", primary_metric_goal="maximize",
+                          max_total_runs=4, max_concurrent_runs=2)
+run = Experiment(Workspace("ws"), "bench-notebook").submit(config)
+run.wait_for_completion()
+"""
+
+
+def executed_notebook(folder: str, last_cell: str, timeout: float = 180.0) -> tuple[int, dict]:
+    """Execute the bench notebook ending in ``last_cell`` in ``folder`` (kernel ``python3``, widget
+    state stored); its saved size in bytes and its JSON.
+
+    >>> size, nb = executed_notebook(tmp, "RunDetails(run)")      # doctest: +SKIP
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(NOTEBOOK_SETUP), nbformat.v4.new_code_cell(last_cell)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    os.makedirs(folder, exist_ok=True)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+                   resources={"metadata": {"path": folder}}).execute()
+    text = nbformat.writes(nb)
+    with open(os.path.join(folder, "executed.ipynb"), "w", encoding="utf-8") as f:
+        f.write(text)
+    return len(text.encode("utf-8")), json.loads(text)
+
+
+def widget_esm_states(nb: dict) -> list[str]:
+    """The ES modules (``_esm``) stored in a saved notebook's widget state, one per widget model."""
+    state = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    return [m["state"]["_esm"] for m in state.get("state", {}).values()
+            if isinstance(m.get("state", {}).get("_esm"), str)]
+
+
+def notebook_sizes() -> dict:
+    """The widget bundle's size and a saved notebook's size without and with one ``RunDetails``."""
+    import anywidget
+    import ipywidgets
+
+    from hdnotebook.widgets.run_details import BUNDLE
+
+    with tempfile.TemporaryDirectory() as tmp:
+        without, _ = executed_notebook(os.path.join(tmp, "without"), "print(run.get_status())")
+        with_widget, nb = executed_notebook(os.path.join(tmp, "with"), "RunDetails(run)")
+    esms = widget_esm_states(nb)
+    return {
+        "bundle_path": str(BUNDLE),
+        "bundle_bytes": BUNDLE.stat().st_size if BUNDLE.is_file() else None,
+        "notebook_without_bytes": without,
+        "notebook_with_bytes": with_widget,
+        "widget_esm_bytes": [len(e.encode("utf-8")) for e in esms],
+        "widget_esm_is_the_bundle": [BUNDLE.is_file() and e == BUNDLE.read_text(encoding="utf-8") for e in esms],
+        "ipywidgets": ipywidgets.__version__,
+        "anywidget": anywidget.__version__,
+    }
+
+
+def print_notebook_sizes(sizes: dict) -> None:
+    mb = 1e6
+    print(f"RunDetails in a saved notebook (ipywidgets {sizes['ipywidgets']}, anywidget {sizes['anywidget']})")
+    bundle = sizes["bundle_bytes"]
+    print(f"  widget ES module {sizes['bundle_path']}: " + (f"{bundle / mb:.2f} MB" if bundle else "not built"))
+    print(f"  saved notebook without RunDetails: {sizes['notebook_without_bytes'] / mb:8.3f} MB")
+    print(f"  saved notebook with one RunDetails: {sizes['notebook_with_bytes'] / mb:7.3f} MB "
+          f"(+{(sizes['notebook_with_bytes'] - sizes['notebook_without_bytes']) / mb:.3f} MB; ES modules in the "
+          f"widget state: {', '.join(f'{b / mb:.2f} MB' for b in sizes['widget_esm_bytes']) or 'none'})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--intervals", type=int, default=100)
     parser.add_argument("--updates", type=int, default=50)
+    parser.add_argument("--notebook", action="store_true",
+                        help="measure the bundle and a saved notebook with and without RunDetails instead")
+    parser.add_argument("--json", action="store_true", help="with --notebook: print the figures as JSON")
     args = parser.parse_args(argv)
+    if args.notebook:
+        sizes = notebook_sizes()
+        print(json.dumps(sizes)) if args.json else print_notebook_sizes(sizes)
+        return
 
     from hdnotebook.store import Store
     from hdnotebook.widgets.model import RunDetailsModel

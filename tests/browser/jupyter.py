@@ -90,9 +90,13 @@ class JupyterServer:
             ``base/jupyter``.
         app: ``"lab"`` or ``"notebook"``.
         startup_timeout: seconds to wait for the server to answer.
+        python: the Python whose Jupyter runs (another installation, e.g. a virtualenv where the
+            wheel is installed); default: this one. For another one, ``PYTHONPATH`` is dropped
+            from its environment so that nothing of this checkout leaks in.
     """
 
-    def __init__(self, base: Path, app: str = "lab", startup_timeout: float = 60.0) -> None:
+    def __init__(self, base: Path, app: str = "lab", startup_timeout: float = 60.0,
+                 python: str | None = None) -> None:
         if app not in {"lab", "notebook"}:
             raise ValueError(f"app must be 'lab' or 'notebook', got {app!r}")
         self.app = app
@@ -102,6 +106,7 @@ class JupyterServer:
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout = startup_timeout
+        self.python = python or sys.executable
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.base / f"jupyter-{app}.log"
 
@@ -126,6 +131,9 @@ class JupyterServer:
             json.dumps({"fetchNews": "false", "checkForUpdates": False})
         )
         env.pop("JUPYTER_PATH", None)
+        if self.python != sys.executable:
+            env.pop("PYTHONPATH", None)
+            env.pop("VIRTUAL_ENV", None)
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -133,7 +141,7 @@ class JupyterServer:
         self.root.mkdir(parents=True, exist_ok=True)
         module = "jupyterlab" if self.app == "lab" else "notebook"
         cmd = [
-            sys.executable, "-m", module, "--no-browser",
+            self.python, "-m", module, "--no-browser",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
             "--ServerApp.open_browser=False",
