@@ -62,15 +62,17 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 900) -> str:
-    """Run ``cmd``; its stdout + stderr. A failure shows the command and what it printed."""
+def _run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 900,
+         stdout_only: bool = False) -> str:
+    """Run ``cmd``; its stdout + stderr (or stdout alone). A failure shows the command and what it
+    printed."""
     t0 = time.monotonic()
     proc = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, cmd))} exited with {proc.returncode}:\n{out[-6000:]}")
     print(f"[wheel] {time.monotonic() - t0:5.1f} s  {' '.join(map(str, cmd[:4]))} ...", file=sys.stderr)
-    return out
+    return proc.stdout if stdout_only else out
 
 
 class Venv:
@@ -88,10 +90,10 @@ class Venv:
         return str(self.path / "bin" / "python")
 
     def pip_install(self, *requirements: str | Path) -> None:
-        _run([self.python, "-m", "pip", "install", "-q", *requirements], env=self.env)
+        _run([self.python, "-m", "pip", "install", "-q", "--no-compile", *requirements], env=self.env)
 
-    def run(self, *args: str | Path, cwd: Path | None = None, timeout: float = 600) -> str:
-        return _run([self.python, *args], env=self.env, cwd=cwd or self.home, timeout=timeout)
+    def run(self, *args: str | Path, cwd: Path | None = None, timeout: float = 600, stdout_only: bool = False) -> str:
+        return _run([self.python, *args], env=self.env, cwd=cwd or self.home, timeout=timeout, stdout_only=stdout_only)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +129,7 @@ def lab_venv(built: dict[str, Path]) -> Venv:
 def ipywidgets7_venv(built: dict[str, Path], lab_venv: Venv) -> Venv:
     """The wheel with ipywidgets 7.x (Colab's), the same anywidget as ``lab_venv``, a kernel,
     nbclient and pytest, in a fresh virtualenv."""
-    anywidget_version = lab_venv.run("-c", "import anywidget; print(anywidget.__version__)").strip()
+    anywidget_version = lab_venv.run("-c", "import anywidget; print(anywidget.__version__)", stdout_only=True).strip()
     venv = Venv(built["base"] / "venv-ipywidgets7")
     venv.pip_install(built["wheel"], "ipywidgets>=7.6,<8", f"anywidget=={anywidget_version}", "ipykernel>=6",
                      "nbclient>=0.9", "nbformat>=5", "pytest>=8")
@@ -178,7 +180,7 @@ def test_installed_package_holds_the_bundle_and_jupyter_lists_both_extensions_en
     where = json.loads(lab_venv.run("-c", (
         "import json, sysconfig, hdnotebook; from hdnotebook.widgets.run_details import BUNDLE; "
         "print(json.dumps({'package': hdnotebook.__file__, 'bundle': str(BUNDLE), "
-        "'size': BUNDLE.stat().st_size, 'purelib': sysconfig.get_paths()['purelib']}))")).strip().splitlines()[-1])
+        "'size': BUNDLE.stat().st_size, 'purelib': sysconfig.get_paths()['purelib']}))"), stdout_only=True))
     assert where["package"].startswith(where["purelib"]), where  # the installed copy, not the checkout
     assert Path(where["bundle"]).is_relative_to(Path(where["package"]).parent), where
     assert 100_000 < where["size"] <= MAX_BUNDLE_BYTES, where
@@ -199,7 +201,7 @@ def _strip_ansi(text: str) -> str:
 
 def _notebook_sizes(venv: Venv, built: dict[str, Path]) -> dict:
     """bench/widget.py --notebook, run by the virtualenv's Python on the installed package."""
-    out = venv.run(built["src"] / "bench" / "widget.py", "--notebook", "--json", timeout=600)
+    out = venv.run(built["src"] / "bench" / "widget.py", "--notebook", "--json", timeout=600, stdout_only=True)
     return json.loads(out.strip().splitlines()[-1])
 
 
