@@ -251,13 +251,19 @@ def _browser(test):
     return test
 
 
-def _drive_lab(server: JupyterServer, name: str, ipywidgets_major: str, sidebar: bool) -> None:
-    """The JupyterLab browser test of test_widget_browser.py, on ``server``; the notebook's last
-    cell prints the kernel's ipywidgets version, checked against ``ipywidgets_major``."""
+def _drive_lab(server: JupyterServer, name: str, ipywidgets_major: str, sidebar: bool,
+               kernel: str | None = None) -> None:
+    """The JupyterLab browser test of test_widget_browser.py, on ``server``, in a notebook of
+    ``kernel`` (default: python3); its last cell prints the kernel's ipywidgets version, checked
+    against ``ipywidgets_major``."""
     from test_widget_browser import SETUP, _check
 
     version_cell = "import ipywidgets\nprint('kernel ipywidgets', ipywidgets.__version__)"
-    write_notebook(server.root / "rundetails.ipynb", [SETUP, "RunDetails(run)", version_cell])
+    path = write_notebook(server.root / "rundetails.ipynb", [SETUP, "RunDetails(run)", version_cell])
+    if kernel:
+        nb = json.loads(path.read_text())
+        nb["metadata"]["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+        path.write_text(json.dumps(nb, indent=1))
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
         errors: list[str] = []
@@ -287,10 +293,10 @@ def test_jupyterlab_renders_the_widget_from_an_ipywidgets7_kernel(lab_venv, ipyw
     """JupyterLab 4 (its widget manager is ipywidgets 8's) with the kernel of the ipywidgets 7
     virtualenv, as when a kernel lives in another environment than the server."""
     server = JupyterServer(tmp_path, app="lab", python=lab_venv.python)
-    kernel = tmp_path / "jupyter" / "data" / "kernels" / "python3"  # JupyterServer's data dir comes first
+    kernel = tmp_path / "jupyter" / "data" / "kernels" / "ipywidgets7"  # in JupyterServer's data dir
     kernel.mkdir(parents=True)
     (kernel / "kernel.json").write_text(json.dumps({
         "argv": [ipywidgets7_venv.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python 3 (ipywidgets 7)", "language": "python"}))
     with server:
-        _drive_lab(server, "lab-ipywidgets7-kernel", "7", sidebar=False)
+        _drive_lab(server, "lab-ipywidgets7-kernel", "7", sidebar=False, kernel="ipywidgets7")
