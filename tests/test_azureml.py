@@ -373,3 +373,63 @@ def test_download_files_copies_a_runs_outputs(tuned, tmp_path):
     assert sorted(os.listdir(tmp_path / "outputs")) == ["checkpoint.json", "model.json"]
     with pytest.raises(Exception, match="no file 'outputs/missing.pkl'"):
         best.download_file("outputs/missing.pkl")
+
+
+# -- finding runs again, and images -------------------------------------------------------------
+def test_runs_are_found_again_by_id_and_by_experiment(ws, tuned):
+    from hdnotebook.azureml.core.run import get_run
+    from hdnotebook.azureml.train.hyperdrive import HyperDriveRun
+    from hdnotebook.azureml.widgets import RunDetails
+
+    experiment = Experiment(ws, "tuned")
+    again = HyperDriveRun(experiment, tuned.id)
+    assert again.get_status() == "Completed" and again.hyperdrive_config.primary_metric_name == "Accuracy"
+    assert isinstance(get_run(experiment, tuned.id), HyperDriveRun)
+    child = tuned.get_children()[0]
+    assert Run(experiment, child.id).get_metrics() == child.get_metrics()
+    assert ws.get_run(child.id).id == child.id
+    assert [r.id for r in experiment.get_runs()] == [tuned.id]
+    assert "tuned" in ws.experiments
+    assert RunDetails(again).run_id == tuned.id
+
+
+def test_log_image_keeps_a_matplotlib_figure_and_an_image_file(ws, project):
+    pytest.importorskip("matplotlib")
+    (project / "images").mkdir(exist_ok=True)
+    (project / "images" / "plot.py").write_text(textwrap.dedent("""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from hdnotebook.azureml.core.run import Run
+        run = Run.get_context()
+        plt.plot([1, 2, 3])
+        run.log_image("curve", plot=plt)
+        plt.savefig("saved.png")
+        run.log_image("file", path="saved.png")
+        run.log("Accuracy", 1.0)
+    """))
+    run = Experiment(ws, "images").submit(ScriptRunConfig(source_directory="images", script="plot.py"))
+    run.wait_for_completion()
+    names = run.get_file_names()
+    assert {"curve_1.png", "file_2.png"} <= set(names)
+    assert run.get_metrics()["curve"].endswith("/curve_1.png")
+    path = os.path.join("curve.png")
+    run.download_file("curve_1.png", path)
+    with open(path, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_log_image_keeps_an_image_file_with_the_run(ws, project):
+    (project / "pics").mkdir(exist_ok=True)
+    (project / "pics" / "pic.py").write_text(textwrap.dedent("""
+        from hdnotebook.azureml.core.run import Run
+        with open("roc.png", "wb") as fh:
+            fh.write(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(16))
+        run = Run.get_context()
+        run.log_image("ROC", path="roc.png")
+        run.log_image("ROC", path="roc.png")
+    """))
+    run = Experiment(ws, "pics").submit(ScriptRunConfig(source_directory="pics", script="pic.py"))
+    run.wait_for_completion()
+    assert {"ROC_1.png", "ROC_2.png"} <= set(run.get_file_names())
+    assert [value.rsplit("/", 1)[1] for value in run.get_metrics()["ROC"]] == ["ROC_1.png", "ROC_2.png"]
