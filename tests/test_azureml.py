@@ -427,7 +427,7 @@ def test_log_image_keeps_an_image_file_with_the_run(ws, project):
             fh.write(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(16))
         run = Run.get_context()
         run.log_image("ROC", path="roc.png")
-        run.log_image("ROC", path="roc.png")
+        Run.get_context().log_image("ROC", path="roc.png")   # a second handle: a new number still
     """))
     run = Experiment(ws, "pics").submit(ScriptRunConfig(source_directory="pics", script="pic.py"))
     run.wait_for_completion()

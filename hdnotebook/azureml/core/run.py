@@ -375,7 +375,6 @@ class _LiveRun:
 
     def __init__(self, inner: _BaseRun) -> None:
         self._inner = inner
-        self._images = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -423,9 +422,11 @@ class _LiveRun:
                 return
             if (path is None) == (plot is None):
                 raise ValueError("give exactly one of path= (an image file) and plot= (a matplotlib figure)")
-            self._images += 1
             stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "image"
-            file_name = f"{stem}_{self._images}.png" if plot is not None else f"{stem}_{self._images}{os.path.splitext(str(path))[1] or '.png'}"
+            number = 1 + sum(1 for n in run_files.list_file_names(self._run_dir) if n.rsplit(".", 1)[0].startswith(f"{stem}_")
+                             and n.rsplit(".", 1)[0][len(stem) + 1:].isdigit())  # type: ignore[arg-type]
+            suffix = ".png" if plot is not None else (os.path.splitext(str(path))[1] or ".png")
+            file_name = f"{stem}_{number}{suffix}"
             if plot is not None:
                 buffer = io.BytesIO()
                 plot.savefig(buffer, format="png")
