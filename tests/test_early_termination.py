@@ -222,6 +222,7 @@ def test_a_trial_that_reaches_max_run_duration_seconds_is_canceled_and_keeps_its
     details = by_seconds[60.0].get_details()
     assert details["status"] == "Canceled"
     assert details["stopReason"] == "max_run_duration_seconds (1.5 s) reached"
+    assert (details["properties"]["stop_kind"], details["properties"]["outcome"]) == ("time_limit", "timed_out")
     assert run.get_status() == "Completed"  # one trial's limit does not end the experiment
     kept = run.primary_values()[by_seconds[60.0].id]
     if log:  # what it logged before the limit is kept: ~1.5 s at one value per 0.05 s

@@ -447,6 +447,8 @@ class ExperimentDriver:
                 retry = self._create_trial(trial.params, rerun_of=trial.run_id, attempts=trial.attempts + 1)
             moved = self.trials.finish(trial, status, superseded_by=retry.run_id if retry else None)
             assert moved, "checked under the same lock"
+            if status == RunStatus.CANCELED and trial.runtime.stop_kind == StopKind.TIME_LIMIT:
+                outcome.kind = OutcomeKind.TIMED_OUT  # stopped (or killed) because it ran past its limit
             self._store_outcome(trial, status, outcome)
             with self._policy_lock:  # from now on it counts with what it had (SPEC §4); a retry is a new run
                 self._policy_tracker.end(trial.run_id)
