@@ -356,7 +356,8 @@ class ExperimentDriver:
             return
         with self._lock:
             overdue = [t.run_id for t in self.trials.active.values()
-                       if t.status == RunStatus.RUNNING and t.runtime.stop_reason is None and now - t.created >= limit]
+                       if t.status == RunStatus.RUNNING and t.runtime.stop_reason is None
+                       and now - (t.runtime.started or t.created) >= limit]
         for run_id in overdue:
             self.cancel_run(run_id, f"max_run_duration_seconds ({limit:g} s) reached", StopKind.TIME_LIMIT)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import enum
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,8 @@ class TrialRuntime:
     child_pid: int | None = None
     host: str = ""
     worker_pid: int | None = None
+    #: when it went Running (its time limit counts from here; a retry waits Queued first)
+    started: float = 0.0
     #: the stop the driver asked for: the policy's decision, or a reason and its kind
     stop: StopDecision | None = None
     stop_reason: str | None = None
@@ -183,6 +186,7 @@ class TrialsTable:
                     self.slots.release(gpus, self.slot_request)
                 return False
             trial.runtime.gpus = list(gpus or [])
+            trial.runtime.started = time.time()
             return True
 
     def finish(self, trial: Trial, status: str, superseded_by: str | None = None) -> bool:
