@@ -174,7 +174,9 @@ class HyperbandPolicy(ASHAPolicy):
 
     Each run is assigned to one bracket by a stable hash of its id; bracket ``b`` starts judging at
     ``min_resource * eta**b`` intervals, so higher brackets are more patient (the last one never
-    stops a run).
+    stops a run). Within a bracket it judges as :class:`ASHAPolicy` does, over the same population
+    (SPEC §4): the bracket's runs that reached the rung, and those that ended before it with their
+    last value.
 
         >>> HyperbandPolicy(reduction_factor=3, min_resource=1, max_resource=81).brackets
         5
