@@ -74,8 +74,8 @@ def fill_store(path: str, runs: int = 1000, intervals: int = 100, status: str = 
         rows = []
         for k in range(length):
             acc = ceiling * (1 - math.exp(-(k + 1) / 15)) + rng.gauss(0, 0.005)
-            rows.append((rid, "accuracy", k, acc, None, start + k))
-            rows.append((rid, "loss", k, 1 - acc, None, start + k))
+            rows.append((rid, "accuracy", k, 0, acc, None, start + k))
+            rows.append((rid, "loss", k, 0, 1 - acc, None, start + k))
         store.add_metrics(rows)
     store.flush()
     return pid
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         ids = list(next_step)
         for _ in range(args.updates):
             rid = rng.choice(ids)
-            store.add_metrics([(rid, "accuracy", next_step[rid], rng.random(), None, time.time())])
+            store.add_metrics([(rid, "accuracy", next_step[rid], 0, rng.random(), None, time.time())])
             next_step[rid] += 1
             store.flush()
             t = time.perf_counter()

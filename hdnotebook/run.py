@@ -25,12 +25,13 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Iterable, Sequence
-from numbers import Real
 from typing import Any
 
 from ._vocab import TERMINAL_STATUSES, RunStatus
 from .channel import ChannelClient
+from .store import check_metric_name, encode_value
 
 __all__ = ["Run", "TrialStopped", "DriverLost", "RunStatus", "TERMINAL_STATUSES", "HyperDriveRun"]
 
@@ -47,6 +48,10 @@ ENV_RUN_DIR = "HDNOTEBOOK_RUN_DIR"
 MLFLOW_TRACKING_URI = "hdnotebook://"
 
 
+class TrialStoreError(RuntimeError):
+    """Raised inside a trial when the driver could not commit its values (the message says why)."""
+
+
 class TrialStopped(BaseException):
     """Raised inside a trial by ``run.log`` once the run has been told to stop.
 
@@ -60,21 +65,6 @@ class DriverLost(TrialStopped):
 
 #: the stop reason of a trial whose driver is gone (one wording, wherever it is noticed)
 LOST_DRIVER = "lost the driver (the notebook kernel exited)"
-
-
-def _encode_value(value: Any) -> tuple[float | None, str | None]:
-    if isinstance(value, bool):
-        return float(value), None
-    if isinstance(value, Real):
-        return float(value), None
-    try:
-        import numpy as np
-
-        if isinstance(value, np.generic) and np.issubdtype(value.dtype, np.number):
-            return float(value), None
-    except ImportError:  # pragma: no cover - numpy is a dependency
-        pass
-    return None, str(value)
 
 
 def _collect(rows: Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -119,7 +109,12 @@ class Run(ABC):
         return Run.get_context()
 
     def log(self, name: str, value: Any, description: str = "") -> None:
-        """Log one value of metric ``name`` (numbers; anything else is kept as text)."""
+        """Log one value of metric ``name``.
+
+        Numbers (numpy scalars and 0-d arrays too), bool, ``None`` and str are stored and read back
+        as they were logged; a list goes through :meth:`log_list`; anything else (a complex number,
+        an object) raises a ``TypeError`` that says what to log instead.
+        """
         raise TypeError(f"run {self.id} is not a live trial; values can only be logged from inside a trial")
 
     def log_list(self, name: str, values: Sequence[Any], description: str = "") -> None:
@@ -178,6 +173,8 @@ class _TrialRun(Run):
 
     FLUSH_SECONDS = 0.05
     BATCH = 5000
+    #: values waiting to be sent past which ``log`` itself sends them (and waits for the commit)
+    MAX_BACKLOG = 100_000
 
     def __init__(
         self,
@@ -194,11 +191,14 @@ class _TrialRun(Run):
         self.parameters = dict(parameters or {})
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._buffer: list[tuple[str, int, float | None, str | None, float]] = []
+        #: rows waiting to be sent, ``(name, step, kind, value, text, time)``; appended by ``log``
+        #: and taken by ``flush`` without a lock (deque appends and pops are atomic)
+        self._buffer: deque[tuple[str, int, int, float | None, str | None, float]] = deque()
         self._steps: dict[str, int] = {}
-        self._rows: list[tuple[str, Any]] = []
+        self._values: dict[str, list[Any]] = {}
         self._stop: str | None = None
         self._driver_lost = False
+        self._failure: str | None = None
         self._wake = threading.Event()
         self._closed = False
         self._flusher: threading.Thread | None = None
@@ -209,24 +209,31 @@ class _TrialRun(Run):
     @classmethod
     def from_environment(cls) -> _TrialRun:
         host, port = os.environ[ENV_ADDRESS].rsplit(":", 1)
-        client = ChannelClient((host, int(port)), bytes.fromhex(os.environ[ENV_KEY]))
+        run_id = os.environ[ENV_RUN_ID]  # the key in ENV_KEY is this run's own (channel.trial_key)
+        client = ChannelClient((host, int(port)), bytes.fromhex(os.environ[ENV_KEY]), run_id=run_id)
         return cls(
-            os.environ[ENV_RUN_ID],
+            run_id,
             client,
             os.environ.get(ENV_PRIMARY, ""),
             os.environ.get(ENV_SYNC) == "1",
         )
 
     def log(self, name: str, value: Any, description: str = "") -> None:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"run.log(): name must be a non-empty string, got {name!r}")
         self._raise_if_stopped()
-        number, text = _encode_value(value)
+        if self._failure is not None:
+            raise TrialStoreError(self._failure)
+        kind, number, text = encode_value(value, name)
         with self._lock:
-            step = self._steps.get(name, 0)
+            step = self._steps.get(name)
+            if step is None:
+                check_metric_name(name)
+                step = 0
+                self._values[name] = []
             self._steps[name] = step + 1
-            self._buffer.append((name, step, number, text, time.time()))
-            self._rows.append((name, value))
+            self._values[name].append(value)
+        buffer = self._buffer
+        buffer.append((name, step, kind, number, text, time.time()))
+        backlog = len(buffer)
         if name == self._primary:
             self.primary_logged = True
             if self._sync_primary:
@@ -235,7 +242,9 @@ class _TrialRun(Run):
                 return
         if self._flusher is None:
             self._start_flusher()
-        elif len(self._buffer) >= self.BATCH:
+        elif backlog >= self.MAX_BACKLOG:  # back-pressure: the driver (or its store) is behind
+            self.flush()
+        elif backlog == self.BATCH:
             self._wake.set()
 
     def _start_flusher(self) -> None:
@@ -254,29 +263,35 @@ class _TrialRun(Run):
                 self._driver_lost = True
                 self._stop = f"{LOST_DRIVER}: {exc}"
                 return
+            except TrialStoreError as exc:  # raised by the trial's next run.log
+                self._failure = str(exc)
+                return
 
     def _raise_if_stopped(self) -> None:
         if self._stop is not None:
             raise (DriverLost if self._driver_lost else TrialStopped)(self._stop)
 
     def flush(self) -> None:
-        """Send every buffered value now (blocking); records a stop request from the reply.
+        """Send every buffered value now and wait until the store has committed them.
 
-        Flushes are serialised, so when this returns every value logged before the call has
-        reached the driver, including a batch another thread had already taken.
+        Flushes are serialised, so when this returns every value logged before the call is
+        committed, including a batch another thread had already taken; a stop request in the reply
+        is recorded. Raises :class:`TrialStoreError` when the driver could not commit them (the
+        store's error says why and what to do).
         """
         with self._flush_lock:
             while True:
-                with self._lock:
-                    rows, self._buffer = self._buffer[: self.BATCH], self._buffer[self.BATCH :]
+                rows = _take(self._buffer, self.BATCH)
                 if not rows:
                     return
                 try:
                     reply = self._client.request(("log", self.id, rows, True))
                 except ConnectionError:
-                    with self._lock:  # keep them for the next try
-                        self._buffer[:0] = rows
+                    self._buffer.extendleft(reversed(rows))  # kept for the next try
                     raise
+                if reply and reply[0] == "error":
+                    self._failure = f"the values of run {self.id} could not be stored: {reply[1]}"
+                    raise TrialStoreError(self._failure)
                 if reply and reply[0] == "ok" and reply[1]:
                     self._stop = reply[1]
 
@@ -302,13 +317,25 @@ class _TrialRun(Run):
 
     def get_metrics(self, name: str | None = None) -> dict[str, Any]:
         with self._lock:
-            metrics = _collect(self._rows)
+            metrics = {k: v[0] if len(v) == 1 else list(v) for k, v in self._values.items() if v}
         if name is not None:
             return {name: metrics[name]} if name in metrics else {}
         return metrics
 
     def get_details(self) -> dict[str, Any]:
         return {"runId": self.id, "status": RunStatus.RUNNING, "parameters": dict(self.parameters)}
+
+
+def _take(buffer: deque[Any], limit: int) -> list[Any]:
+    """Pop up to ``limit`` items from the left of ``buffer`` (safe while other threads append)."""
+    rows = []
+    pop = buffer.popleft
+    try:
+        for _ in range(limit):
+            rows.append(pop())
+    except IndexError:
+        pass
+    return rows
 
 
 def enter_trial(run: Run, process_wide: bool) -> contextvars.Token[Run | None]:

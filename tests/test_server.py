@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -185,11 +186,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Any:
     Experiment(outside, "secret").store.add_experiment("secret")
     outside.store.flush()
     os.symlink(base / "outside", root / "link-out")
+    # a workspace folder inside the root whose store FILE links to a database outside it
+    foreign = base / "foreign.sqlite"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE private (secret TEXT)")
+    conn.execute("INSERT INTO private VALUES ('do not serve')")
+    conn.commit()
+    conn.close()
+    (root / "linked" / ".hdnotebook").mkdir(parents=True)
+    os.symlink(foreign, root / "linked" / ".hdnotebook" / "hdnotebook.sqlite")
     done = Experiment(workspace, "done").submit(config(quick_train, total=4, concurrent=2))
     done.wait_for_completion()
     server = JupyterServer(str(root), str(home))
     try:
-        yield {"server": server, "workspace": workspace, "done": done, "root": str(root)}
+        yield {"server": server, "workspace": workspace, "done": done, "root": str(root), "foreign": str(foreign)}
     finally:
         server.stop()
 
@@ -406,3 +416,61 @@ def test_finder_refuses_patterns_that_climb_out(tmp_path: Any) -> None:
     found = [w.relpath for w in finder.list()]
     assert found == [os.path.join("a", "b", "c", "d", "e", "deep")]
     assert finder.get("../../etc") is None and finder.get("0" * 16) is None
+
+
+def test_a_symlinked_store_file_pointing_outside_the_root_is_neither_listed_nor_touched(site: Any) -> None:
+    from hdnotebook.server.workspaces import WorkspaceFinder, workspace_id as wid
+
+    server, foreign = site["server"], site["foreign"]
+    linked = os.path.join(site["root"], "linked", ".hdnotebook")
+    assert [w.relpath for w in WorkspaceFinder(site["root"]).list()] == [os.path.join("project", ".hdnotebook")]
+    status, _ = server.request(f"/hdnotebook/api/workspaces/{wid(linked)}/experiments")
+    assert status == 404
+    for path in ["/hdnotebook/api/workspaces", "/hdnotebook/api/experiments", api(site, "experiments")]:
+        assert server.request(path)[0] == 200
+    conn = sqlite3.connect(f"file:{foreign}?mode=ro", uri=True)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["private"]
+    assert not os.path.exists(foreign + "-wal")
+
+
+def test_reading_never_writes_the_store(site: Any) -> None:
+    server, done = site["server"], site["done"]
+    path = site["workspace"].store_path
+    before = os.stat(path).st_mtime_ns
+    for url in [api(site, "experiments"), api(site, "runs", done.id), api(site, "runs", done.id, "changes"),
+                api(site, "runs", done.id, "metrics")]:
+        assert server.request(url)[0] == 200
+    assert os.stat(path).st_mtime_ns == before
+
+
+def test_every_bad_query_parameter_is_a_400(site: Any) -> None:
+    server, done = site["server"], site["done"]
+    for query in ["after=%C2%B2", "after=-1", "after=1.5", "after=" + "9" * 19, "name=" + "x" * 1001]:
+        status, _ = server.request(api(site, "runs", done.id, "metrics") + "?" + query)
+        assert status == 400, query
+    status, _ = server.request(api(site, "runs", done.id, "changes") + "?name=" + "x" * 1001)
+    assert status == 400
+    status, _ = server.request("/hdnotebook/api/experiments?workspace=not-an-id")
+    assert status == 400
+
+
+def test_changes_filter_by_name_and_stop_at_the_limit_in_sql(site: Any, monkeypatch: Any) -> None:
+    from hdnotebook.server import api as server_api
+
+    store, done = site["workspace"].store, site["done"]
+    parent = store.run(done.id)
+    everything = server_api.changes_json(store, parent, (0, 0))
+    assert not everything["more"] and {m[2] for m in everything["metrics"]} >= {"accuracy"}
+    only = server_api.changes_json(store, parent, (0, 0), name="accuracy")
+    assert {m[2] for m in only["metrics"]} == {"accuracy"}
+    monkeypatch.setattr(server_api, "MAX_METRICS", 3)
+    pages, cursor = [], (0, 0)
+    while True:
+        page = server_api.changes_json(store, parent, cursor, name="accuracy")
+        pages.append(page["metrics"])
+        cursor = server_api.parse_cursor(page["cursor"])
+        if not page["more"]:
+            break
+    assert all(len(p) <= 3 for p in pages)
+    assert [m[0] for p in pages for m in p] == [m[0] for m in only["metrics"]]

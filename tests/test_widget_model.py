@@ -24,7 +24,7 @@ from hdnotebook import (
     uniform,
 )
 from hdnotebook.run import HyperDriveRun
-from hdnotebook.store import Store
+from hdnotebook.store import Store, encode_value
 from hdnotebook.widgets.model import RunDetailsModel, apply_message, curves, param_axes
 from hdnotebook.widgets.static import static_html, static_text
 
@@ -50,7 +50,7 @@ def _child(store: Store, pid: str, n: int, status: str = "Running", **details) -
 
 
 def _log(store: Store, rid: str, values, name: str = "accuracy", start: int = 0) -> None:
-    store.add_metrics((rid, name, start + i, v, None, time.time()) for i, v in enumerate(values))
+    store.add_metrics((rid, name, start + i, *encode_value(v), time.time()) for i, v in enumerate(values))
 
 
 @pytest.fixture

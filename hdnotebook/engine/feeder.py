@@ -9,8 +9,11 @@ then), and keeps one lane running per free slot while there is work. The worker 
 
 from __future__ import annotations
 
+import os
 import pickle
 import queue
+import signal
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -21,7 +24,7 @@ from .._vocab import RunStatus
 from .dispatch import Dispatcher
 from .lane import LaneSpec
 from .trial import OutcomeKind, TrialOutcome, TrialSpec
-from .trials import Trial
+from .trials import Trial, TrialRuntime
 
 __all__ = ["Lane", "LaneFeeder", "TrialSource", "LANE_START_FAILURES"]
 
@@ -180,6 +183,7 @@ class LaneFeeder:
                 lane.ended = True
                 trial, lane.current = lane.current, None
             if trial is not None:
+                kill_trial_processes(trial.runtime)  # what its dead worker's host started dies too
                 self._source.finish(trial, lost_outcome(trial, lane, error))
             if error is None or lane.trials:
                 self._start_failures = 0
@@ -201,6 +205,16 @@ def lost_outcome(trial: Trial, lane: Lane, error: BaseException | None) -> Trial
         f"{lane.pid}) died mid-trial{cause}; HyperDriveConfig(max_retries=N) runs such trials again"
     )
     return TrialOutcome(trial.run_id, RunStatus.FAILED, error=message, kind=OutcomeKind.WORKER_LOST)
+
+
+def kill_trial_processes(runtime: TrialRuntime) -> None:
+    """SIGKILL a local trial's process group (its host or script leads one) and all in it."""
+    if not runtime.child_pid or runtime.host != socket.gethostname():
+        return
+    try:
+        os.killpg(runtime.child_pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _is_pickling_error(error: BaseException) -> bool:

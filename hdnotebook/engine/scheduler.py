@@ -17,25 +17,28 @@ notebook kernel, so the kernel stays free for other cells. It
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import socket
 import threading
 import time
 import traceback
+import weakref
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .. import run_files
 from .._vocab import HEARTBEAT_SECONDS, RunStatus
-from ..channel import ChannelServer
+from ..channel import ChannelServer, trial_key
 from ..config import HyperDriveConfig
 from ..estimator import ScriptRunConfig
 from ..policy.none import NoTerminationPolicy
 from ..sampling.base import TrialRecord
-from ..store import Store
+from ..store import RowRejected, Store, StoreError, encode_value
 from .dispatch import Dispatcher
-from .feeder import Lane, LaneFeeder
+from .feeder import Lane, LaneFeeder, kill_trial_processes
 from .gpus import GpuSlots, detect_gpus
 from .lane import LaneSpec
 from .resume import PastTrial, ResumeState
@@ -45,6 +48,10 @@ from .trials import StopKind, Trial, TrialsTable
 __all__ = ["ExperimentDriver", "DriverFailure"]
 
 CANCEL_WAIT_SECONDS = 5.0
+#: how long a trial's request waits for its values to be committed before it is told why not
+STORE_ACK_SECONDS = 120.0
+#: how long a trial waits while the store cannot be written (disk full...) before it fails with the cause
+STORE_FAULT_GRACE_SECONDS = 30.0
 
 #: the status a trial ends with, by how it ended (killed and worker-lost trials: see _status_of)
 _STATUS_OF_KIND = {
@@ -183,7 +190,10 @@ class ExperimentDriver:
         function = None if isinstance(config.estimator, ScriptRunConfig) else config.estimator
         self.feeder = LaneFeeder(
             self, self.dispatcher,
-            lambda lane_id: LaneSpec(lane_id, self.channel.address, self.channel.authkey, function),
+            lambda lane_id: LaneSpec(
+                lane_id, self.channel.address, self.channel.authkey, function,
+                driver_pid=os.getpid(), driver_host=socket.gethostname(),
+            ),
             self._pool, self.concurrency, self._lock, self._wake.set,
         )
         self._thread = threading.Thread(target=self._main, name=f"hdnotebook-driver[{experiment}]", daemon=True)
@@ -204,6 +214,7 @@ class ExperimentDriver:
 
     # -- lifecycle (the RunController of experiment_run) ---------------------------------------
     def start(self) -> None:
+        _RUNNING.add(self)
         self._thread.start()
 
     def wait_done(self, timeout: float | None = None) -> bool:
@@ -249,10 +260,19 @@ class ExperimentDriver:
         try:
             if kind == "log":
                 _, run_id, rows, _sync = message
-                return ("ok", self._ingest(run_id, rows))
+                self.store.wait_for_room()  # back-pressure: the trial waits while the writer is behind
+                ticket, stop = self._ingest(run_id, rows)
+                try:  # the values are acknowledged only once committed (SPEC §11)
+                    self.store.wait(ticket, STORE_ACK_SECONDS, fault_grace=STORE_FAULT_GRACE_SECONDS)
+                except (RowRejected, StoreError, TimeoutError) as exc:
+                    return ("error", str(exc))  # that trial fails with the store's reason
+                return ("ok", stop)
             if kind == "next":
                 _, lane_id, outcome, info = message
-                return ("ok", self.feeder.on_next(lane_id, outcome, info))
+                spec = self.feeder.on_next(lane_id, outcome, info)
+                # how the last trial ended is committed before the lane moves on
+                self.store.flush(STORE_ACK_SECONDS, fault_grace=STORE_ACK_SECONDS)
+                return ("ok", spec)
             if kind == "poll":
                 _, run_id, info = message
                 return ("ok", self._on_poll(run_id, info))
@@ -261,21 +281,21 @@ class ExperimentDriver:
             return ("error", repr(exc))
         return ("error", f"unknown message {kind!r}")
 
-    def _ingest(self, run_id: str, rows: list[tuple[Any, ...]]) -> str | None:
+    def _ingest(self, run_id: str, rows: list[Sequence[Any]]) -> tuple[int, str | None]:
+        """Queue a trial's rows ``(name, step, kind, value, text, time)`` and apply the policy;
+        returns the store ticket of the rows and the stop reason, if any."""
         with self._lock:
             trial = self.trials.get(run_id)
             if trial is None:
-                return f"run {run_id} is not part of experiment run {self.parent_id}"
+                return 0, f"run {run_id} is not part of experiment run {self.parent_id}"
             if RunStatus(trial.status).is_finished:  # e.g. the orphan of a lost worker: a finished run never changes
-                return f"run {run_id} has already ended ({trial.status})"
-            self.store.add_metrics(
-                (run_id, name, step, *_storable(value, text), t) for name, step, value, text, t in rows
-            )
-            primary = [value for name, _step, value, _text, _t in rows if name == self.primary and value is not None]
+                return 0, f"run {run_id} has already ended ({trial.status}); its later values are not kept"
+            ticket = self.store.add_metrics([(run_id, *row) for row in rows])  # (name, step, kind, value, text, time)
+            primary = [row[3] for row in rows if row[0] == self.primary and row[3] is not None]
             trial.values.extend(primary)
             runtime = trial.runtime
             if not (self.policy_active and primary) or self.failure is not None:
-                return runtime.stop_reason
+                return ticket, runtime.stop_reason
             self._policy_lock.acquire()  # before the driver's lock is let go: values in store order
         error: Exception | None = None
         decisions = []
@@ -290,13 +310,13 @@ class ExperimentDriver:
             self._policy_lock.release()
         if error is not None:
             self._fail(error, f"policy ({type(self.policy).__name__})")
-            return runtime.stop_reason  # the failure asked every trial to stop
+            return ticket, runtime.stop_reason  # the failure asked every trial to stop
         with self._lock:
             if decisions and runtime.stop_reason is None and trial.status == RunStatus.RUNNING:
                 runtime.stop = decisions[0]
                 runtime.stop_reason, runtime.stop_kind = decisions[0].reason, StopKind.POLICY
                 self.store.add_event(run_id, "stopped_by_policy", decisions[0].to_dict())
-            return runtime.stop_reason
+            return ticket, runtime.stop_reason
 
     def _on_poll(self, run_id: str, info: dict[str, Any] | None) -> str | None:
         with self._lock:
@@ -516,7 +536,7 @@ class ExperimentDriver:
             run_id=trial.run_id,
             params=trial.params,
             address=self.channel.address,
-            authkey=self.channel.authkey,
+            authkey=trial_key(self.channel.authkey, trial.run_id),
             primary_metric=self.primary,
             sync_primary=self.policy_active,
             gpus=trial.runtime.gpus if self._expose_gpus else None,
@@ -569,14 +589,14 @@ class ExperimentDriver:
     def _log_return_value(self, trial: Trial, outcome: TrialOutcome) -> None:
         """A function trial's numeric return value is its primary metric when it logged none."""
         value = float(outcome.return_value)
-        self.store.add_metrics([(trial.run_id, self.primary, 0, *_storable(value, None), outcome.ended or time.time())])
+        self.store.add_metrics([(trial.run_id, self.primary, 0, *encode_value(value), outcome.ended or time.time())])
         with self._policy_lock:  # compared with, never judged: the run has completed
             self._policy_tracker.load(trial.run_id, [value], ended=False)
         trial.values.append(value)
 
     def _warn_missing_metric(self, trial: Trial) -> None:
         self._warned_metric = True
-        self.store.flush()
+        self.store.flush(STORE_ACK_SECONDS, fault_grace=STORE_FAULT_GRACE_SECONDS)
         logged = sorted({m.name for m in self.store.metrics([trial.run_id])})
         message = (
             f"run {trial.run_id} finished without logging the primary metric {self.primary!r}; "
@@ -588,7 +608,11 @@ class ExperimentDriver:
 
     def _check_external_cancels(self, cursor: int) -> int:
         """Cancel requests written to the store by other processes (server, another kernel)."""
-        self.store.flush()
+        try:
+            self.store.flush(STORE_ACK_SECONDS, fault_grace=1.0)
+        except StoreError:
+            return cursor  # the file cannot be written now: look again next time
+
         with self._lock:
             ids = [self.parent_id, *self.trials.active]
         for event_id, run_id, kind, payload, _t in self.store.events(ids):
@@ -622,11 +646,7 @@ class ExperimentDriver:
             leftovers = list(self.trials.active.values())
         for trial in leftovers:
             runtime = trial.runtime
-            if runtime.child_pid and runtime.host == socket.gethostname():
-                try:
-                    os.kill(runtime.child_pid, 9)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            kill_trial_processes(runtime)
             self.finish(trial, TrialOutcome(
                 trial.run_id, RunStatus.CANCELED, stop_reason=runtime.stop_reason or self._cancel_reason,
                 kind=OutcomeKind.STOPPED,
@@ -648,7 +668,7 @@ class ExperimentDriver:
                 details["stop"] = {"reason": self._cancel_reason, "kind": str(self._cancel_kind)}
         try:
             self.store.update_run(self.parent_id, status=status, ended=time.time(), details=details)
-            self.store.flush()
+            self.store.flush(STORE_ACK_SECONDS, fault_grace=STORE_FAULT_GRACE_SECONDS)
         finally:
             self.channel.close()
             self._pool.shutdown(wait=False)
@@ -656,10 +676,23 @@ class ExperimentDriver:
             self._done.set()
 
 
-def _storable(value: float | None, text: str | None) -> tuple[float | None, str | None]:
-    if value is not None and math.isnan(value):
-        return None, "nan"
-    return value, text
+#: drivers started in this process: a clean exit of the kernel ends them first (see _end_at_exit)
+_RUNNING: weakref.WeakSet[ExperimentDriver] = weakref.WeakSet()
+
+
+def _end_at_exit() -> None:
+    """At a clean interpreter exit: stop running experiments and let them record how their trials
+    ended, before the store drains and closes (its own exit hook runs after this one)."""
+    drivers = [d for d in list(_RUNNING) if not d.done]
+    for driver in drivers:
+        driver.cancel("the notebook kernel exited")
+    for driver in drivers:
+        driver.wait_done(CANCEL_WAIT_SECONDS + 5.0)
+
+
+atexit.register(_end_at_exit)
+
+
 
 
 def _argument(value: Any) -> str:

@@ -30,7 +30,7 @@ from typing import IO, Any, Callable
 
 from .. import run_files
 from .._vocab import RunStatus
-from ..channel import ChannelClient
+from ..channel import ChannelClient, register_message
 from ..run import (
     ENV_ADDRESS,
     ENV_KEY,
@@ -42,6 +42,7 @@ from ..run import (
     DriverLost,
     MLFLOW_TRACKING_URI,
     TrialStopped,
+    TrialStoreError,
     _TrialRun,
     enter_trial,
     leave_trial,
@@ -60,6 +61,7 @@ class TrialSpec:
     run_id: str
     params: dict[str, Any]
     address: tuple[str, int]
+    #: the trial's own key (:func:`hdnotebook.channel.trial_key`): log and poll of this run only
     authkey: bytes
     primary_metric: str
     sync_primary: bool
@@ -121,11 +123,18 @@ class TrialOutcome:
     def __post_init__(self) -> None:
         if self.kind is None:
             self.kind = _KIND_OF_STATUS.get(self.status, OutcomeKind.ERROR)
+        elif not isinstance(self.kind, OutcomeKind):  # decoded from the channel: its text
+            self.kind = OutcomeKind(self.kind)
 
 
 def _stop_kind(stop: str) -> OutcomeKind:
     """A stop reason relayed by the poll: the driver's request, or the poll's own lost-driver reason."""
     return OutcomeKind.DRIVER_LOST if stop == LOST_DRIVER else OutcomeKind.STOPPED
+
+
+# both travel over the channel as data; a trial's parameters go pickled to the trial only
+register_message(TrialSpec, opaque=("params",))
+register_message(TrialOutcome)
 
 
 def _poll(client: ChannelClient, run_id: str, info: dict[str, Any] | None = None) -> str | None:
@@ -144,7 +153,7 @@ def _call_function(spec: TrialSpec, process_wide: bool, client: ChannelClient | 
     """
     run = _TrialRun(
         spec.run_id,
-        client or ChannelClient(spec.address, spec.authkey),
+        client or ChannelClient(spec.address, spec.authkey, run_id=spec.run_id),
         spec.primary_metric,
         spec.sync_primary,
         spec.params,
@@ -173,6 +182,9 @@ def _call_function(spec: TrialSpec, process_wide: bool, client: ChannelClient | 
             run.close()
         except ConnectionError as exc:
             outcome.status, outcome.kind = RunStatus.FAILED, OutcomeKind.DRIVER_LOST
+            outcome.error = f"could not deliver the trial's last values: {exc}"
+        except TrialStoreError as exc:  # the driver could not commit them: the store says why
+            outcome.status, outcome.kind = RunStatus.FAILED, OutcomeKind.ERROR
             outcome.error = f"could not deliver the trial's last values: {exc}"
         leave_trial(token, process_wide)
     outcome.primary_logged = run.primary_logged

@@ -44,10 +44,6 @@ def clean(value: Any) -> Any:
     return value
 
 
-def _driver_alive(details: dict[str, Any]) -> bool:
-    return driver_alive(details)
-
-
 def run_json(row: RunRow) -> dict[str, Any]:
     """One run (parent or child): id, status, times, parameters, details."""
     return clean(
@@ -116,7 +112,7 @@ def parent_summary(store: Store, parent: RunRow) -> dict[str, Any]:
             "goal": parent.details.get("goal"),
             "best": best,
             "best_run": best_run,
-            "driver_alive": parent.status in TERMINAL_STATUSES or _driver_alive(parent.details),
+            "driver_alive": parent.status in TERMINAL_STATUSES or driver_alive(parent.details),
         }
     )
     return clean(out)
@@ -161,14 +157,9 @@ def changes_json(store: Store, parent: RunRow, cursor: tuple[int, int], name: st
     ``name`` keeps only that metric. At most :data:`MAX_METRICS` metric rows are returned; then
     ``more`` is true and the returned cursor continues after the last row sent.
     """
-    ch = store.changes(parent.id, cursor)
-    metrics = [m for m in ch.metrics if name is None or m.name == name]
+    ch = store.changes(parent.id, cursor, name=name, limit=MAX_METRICS)  # filter and limit in SQL
     seq, last = ch.cursor
-    more = len(metrics) > MAX_METRICS
-    if more:
-        metrics = metrics[:MAX_METRICS]
-        last = metrics[-1].id
-    runs = ch.runs
+    more, metrics, runs = ch.more, ch.metrics, ch.runs
     summary = parent_summary(store, store.run(parent.id) or parent)
     return {
         "cursor": format_cursor((seq, last)),

@@ -49,14 +49,18 @@ class _Base(APIHandler):
         return self.settings["hdnotebook_finder"]
 
     def workspace(self, workspace_id: str) -> FoundWorkspace:
+        if not re.fullmatch(_WS_ID, workspace_id or ""):
+            raise web.HTTPError(400, f"workspace must be a workspace id (16 hex digits) from /hdnotebook/api/workspaces, got {workspace_id!r:.60}")
         found = self.finder.get(workspace_id)
         if found is None:
             raise web.HTTPError(404, f"no workspace with id {workspace_id!r}; list them at /hdnotebook/api/workspaces")
         return found
 
-    def store(self, found: FoundWorkspace) -> Store:
+    def store(self, found: FoundWorkspace, write: bool = False) -> Store:
+        """The workspace's store, read-only unless ``write`` (reads never create tables or switch
+        the file to WAL: the server may look at files it did not make)."""
         try:
-            return open_store(found.store_path)
+            return open_store(found.store_path, read_only=not write)
         except Exception as exc:  # unreadable or corrupt file
             raise web.HTTPError(500, f"cannot open the store of workspace {found.id}: {exc}") from exc
 
@@ -77,6 +81,12 @@ class _Base(APIHandler):
         self.finish(json.dumps(data, allow_nan=False))
 
 
+def _metric_name(name: str | None) -> str | None:
+    if name is not None and not 0 < len(name) <= 1000:
+        raise web.HTTPError(400, f"name must be a metric name of 1 to 1000 characters, got {len(name)} characters")
+    return name
+
+
 class WorkspacesHandler(_Base):
     @web.authenticated
     async def get(self) -> None:
@@ -84,7 +94,7 @@ class WorkspacesHandler(_Base):
             out = []
             for w in self.finder.list():
                 try:
-                    n = len(open_store(w.store_path).experiments())
+                    n = len(open_store(w.store_path, read_only=True).experiments())
                     error = None
                 except Exception as exc:  # keep listing the others
                     n, error = 0, str(exc)
@@ -104,7 +114,7 @@ class ExperimentsHandler(_Base):
             out = []
             for w in chosen if chosen is not None else self.finder.list():
                 try:
-                    exps = api.experiments_json(open_store(w.store_path))
+                    exps = api.experiments_json(open_store(w.store_path, read_only=True))
                 except Exception as exc:
                     out.append({"workspace": w.id, "workspace_path": w.relpath, "error": str(exc)})
                     continue
@@ -134,7 +144,7 @@ class ChangesHandler(_Base):
             cursor = api.parse_cursor(self.get_query_argument("since", None))
         except ValueError as exc:
             raise web.HTTPError(400, str(exc)) from exc
-        name = self.get_query_argument("name", None)
+        name = _metric_name(self.get_query_argument("name", None))
         self.send(await self.blocking(api.changes_json, store, row, cursor, name))
 
 
@@ -143,14 +153,14 @@ class MetricsHandler(_Base):
     async def get(self, workspace_id: str, run_id: str) -> None:
         store = self.store(self.workspace(workspace_id))
         row = self.run_row(store, run_id)
-        name = self.get_query_argument("name", None)
+        name = _metric_name(self.get_query_argument("name", None))
         after = self.get_query_argument("after", "0")
-        if not after.isdigit() or len(after) > 18:
-            raise web.HTTPError(400, f"after must be a metric id (an integer), got {after!r}")
+        if not re.fullmatch(r"[0-9]{1,18}", after):  # ASCII digits only: "²".isdigit() is true
+            raise web.HTTPError(400, f"after must be a metric id (an integer), got {after!r:.60}")
 
         def read() -> dict[str, Any]:
             ids = [row.id] if row.parent_id is not None else [c.id for c in store.child_runs(row.id)]
-            rows = store.metrics(ids, name, int(after))[: api.MAX_METRICS]
+            rows = store.metrics(ids, name, int(after), limit=api.MAX_METRICS)
             return {"metrics": [api.metric_json(m) for m in rows], "after": rows[-1].id if rows else int(after)}
 
         self.send(await self.blocking(read))
@@ -159,8 +169,9 @@ class MetricsHandler(_Base):
 class CancelHandler(_Base):
     @web.authenticated
     async def post(self, workspace_id: str, run_id: str) -> None:
-        store = self.store(self.workspace(workspace_id))
-        row = self.run_row(store, run_id)
+        found = self.workspace(workspace_id)
+        row = self.run_row(self.store(found), run_id)  # read-only: an hdnotebook store with this run
+        store = self.store(found, write=True)
         reason = "canceled from the Jupyter server"
         if self.request.body:
             try:

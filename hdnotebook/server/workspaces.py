@@ -87,6 +87,13 @@ def workspace_id(folder: str) -> str:
     return hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
+def _store_inside(folder: str, root: str) -> bool:
+    """Whether ``folder`` and the real path of its store file both lie under ``root`` (a store
+    file that is a symlink to a database elsewhere is neither listed nor served)."""
+    path = os.path.join(folder, STORE_FILE)
+    return inside(folder, root) and os.path.isfile(path) and inside(path, root)
+
+
 class WorkspaceFinder:
     """The workspaces under ``root``, found by a depth-limited walk plus optional globs, cached."""
 
@@ -135,14 +142,14 @@ class WorkspaceFinder:
             if found is None and time.monotonic() - self._scanned_at > 0.2:
                 self._rescan()
                 found = self._found.get(workspace_id)
-        if found is None or not inside(found.path, self.root) or not os.path.isfile(found.store_path):
+        if found is None or not _store_inside(found.path, self.root):
             return None
         return found
 
     # -- search ------------------------------------------------------------------------------------
     def _add(self, found: dict[str, FoundWorkspace], folder: str) -> None:
         real = os.path.realpath(folder)
-        if not inside(real, self.root) or not os.path.isfile(os.path.join(real, STORE_FILE)):
+        if not _store_inside(real, self.root):
             return
         wid = workspace_id(real)
         rel = os.path.relpath(real, self.root)
