@@ -303,3 +303,36 @@ def test_store_claim_is_compare_and_set_across_processes(tmp_path):
     assert sorted(answers) == ["False", "False", "False", "True"]
     row = store.run("P")
     assert row.status == "Running" and row.details["driver_token"] != "old"
+
+
+def test_a_running_driver_beats_and_a_run_whose_kernel_died_is_settled_only_when_listed(tmp_path):
+    from hdnotebook._vocab import HEARTBEAT_SECONDS, driver_alive
+
+    ws = Workspace(tmp_path / "ws")
+    run = Experiment(ws, "exp").submit(_config(slow_trial, max_total_runs=12, max_concurrent_runs=1),
+                                       backend="threading")
+    first = run.get_details()["properties"]["heartbeat"]
+    time.sleep(HEARTBEAT_SECONDS * 1.5 + 0.5)
+    later = run.get_details()["properties"]
+    assert later["heartbeat"] > first and driver_alive(later)
+    # seen from another machine, only the heartbeat tells: fresh is alive, stale is gone
+    remote = {**later, "driver_host": "another-host"}
+    assert driver_alive(remote) and not driver_alive(remote, now=later["heartbeat"] + 60)
+    run.cancel()
+    run.wait_for_completion()
+
+    # a parent left Running by a kernel that died (a process that has exited)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    store = ws.store
+    store.insert_run(id="HD_dead", experiment="exp", parent_id=None, number=None, status="Running",
+                     created=time.time(), details={"driver_pid": int(dead.stdout), "driver_host": os.uname().nodename})
+    store.flush()
+    seq = store.run("HD_dead").seq
+    Experiment(ws, "exp")
+    assert set(ws.experiments) == {"exp"}
+    store.flush()
+    row = store.run("HD_dead")
+    assert (row.status, row.seq) == ("Running", seq)  # opening the experiment wrote nothing
+    listed = {r.id: r for r in Experiment(ws, "exp").get_runs()}
+    assert listed["HD_dead"].get_status() == "Failed"  # listing its runs settles it
+    assert listed["HD_dead"].get_details()["properties"]["interrupted"] is True
