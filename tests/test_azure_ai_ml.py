@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from hdnotebook.azure.ai.ml import Input, MLClient, Output, command
+from hdnotebook.azure.ai.ml._jobs import find_job_run
 from hdnotebook.azure.ai.ml._launch import parse_arguments
 from hdnotebook.azure.ai.ml._sweep_settings import to_engine_policy, to_engine_sampling
 from hdnotebook.azure.ai.ml._template import references, render
@@ -535,6 +536,14 @@ def test_a_command_job_runs_once_with_its_inputs_as_parameters(project):
     assert COMMAND_JOB_METRIC.startswith("(command job")
     with pytest.raises(ResourceNotFoundError, match="no job named 'nope'"):
         ml_client.jobs.get("nope")
+
+    # environment_variables reach the command; a job that exits non-zero is Failed
+    check = "python -c 'import os, sys; sys.exit(os.environ[\"GREETING\"] != \"hi\")'"
+    for greeting, status in (("hi", "Completed"), ("bye", "Failed")):
+        named = ml_client.jobs.create_or_update(command(command=check, environment_variables={"GREETING": greeting}))
+        named_run = find_job_run(ml_client.local_workspace, named.name)[0]
+        named_run.wait_for_completion()
+        assert ml_client.jobs.get(named.name).status == status
 
 
 @pytest.mark.slow
