@@ -584,3 +584,23 @@ def test_trial_timeout_cancels_the_trial_that_runs_too_long(project):
     returned._run.wait_for_completion()
     statuses = {t.inputs["seconds"]: t.status for t in ml_client.jobs.list(parent_job_name=returned.name)}
     assert statuses == {"0.2": "Completed", "120": "Canceled"}
+
+
+@pytest.mark.slow
+def test_gpus_reach_a_trial_only_when_its_command_asks(project, monkeypatch, capfd):
+    monkeypatch.setenv("HDNOTEBOOK_GPUS", "2")  # the engine's stand-in for two GPUs on this machine
+    ml_client = MLClient(DefaultAzureCredential())
+    seen = {}
+    for gpus in (1, 0):
+        job = command(command='echo "[$CUDA_VISIBLE_DEVICES]" > ${{outputs.o}}/cvd.txt ${{inputs.x}}',
+                      inputs={"x": Choice([1, 2])}, outputs={"o": Output()}, gpus=gpus)
+        returned = ml_client.jobs.create_or_update(job.sweep(primary_metric="a", goal="maximize",
+                                                             sampling_algorithm="grid"))
+        returned._run.wait_for_completion()
+        seen[gpus] = sorted(open(os.path.join(t.outputs["o"].path, "cvd.txt")).read().split()[0]
+                            for t in ml_client.jobs.list(parent_job_name=returned.name))
+    assert seen[1] == ["[0]", "[1]"], "each trial sees its own GPU"
+    assert seen[0] == ["[]", "[]"], "a command that asks for no GPU sees none"
+    assert capfd.readouterr().err.count("this machine has 2 GPU(s)") == 1
+    with pytest.raises(ValueError, match="command: gpus must be >= 0"):
+        command(command="python t.py", gpus=-1)

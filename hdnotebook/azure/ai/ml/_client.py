@@ -23,6 +23,7 @@ from typing import Any
 
 from .... import run_files
 from ...._vocab import TERMINAL_STATUSES, RunStatus
+from ....engine.gpus import detect_gpus
 from ....workspace import Experiment, Workspace
 from ._command import Command, SweepJob
 from ._jobs import (TAG_DISPLAY_NAME, TAG_KIND, TAG_NAME, TAG_SPEC, child_view, find_job_run, job_kind, job_view,
@@ -199,6 +200,8 @@ class JobOperations:
         """
         root = os.path.join(self._workspace.path, JOBS_FOLDER)
         spec_path = os.path.join(root, "specs", f"{uuid.uuid4().hex}.json")
+        # the folder a job without code= runs in (empty, as in Azure ML); plan_job checks it exists
+        os.makedirs(os.path.join(os.path.dirname(spec_path), "empty-code"), exist_ok=True)
         try:
             plan = plan_job(job, spec_path=spec_path, outputs_root=os.path.join(root, "outputs"),
                             cwd=os.getcwd(), experiment_name=experiment_name)
@@ -206,8 +209,6 @@ class JobOperations:
             raise ValidationException(str(exc)) from exc
         if job.name is not None and self._exists(job.name):
             raise ValidationException(f"a job named {job.name!r} exists already; give the new one another name")
-        os.makedirs(os.path.dirname(spec_path), exist_ok=True)
-        os.makedirs(os.path.join(os.path.dirname(spec_path), "empty-code"), exist_ok=True)
         with open(spec_path, "w", encoding="utf-8") as f:
             json.dump(plan.spec, f, indent=1)
         run_tags = {**{str(k): str(v) for k, v in {**job.tags, **(tags or {})}.items()},
@@ -221,6 +222,11 @@ class JobOperations:
             if value is not None:
                 say_once(what, f"{what} {value!r} is kept but not used: jobs run on this machine, in this "
                                "kernel's Python environment.")
+        if not plan.config.gpus_per_trial:
+            gpu_ids = detect_gpus()
+            if gpu_ids:
+                say_once("gpus", f"this machine has {len(gpu_ids)} GPU(s); a trial sees them only when its command "
+                                 "asks: command(..., gpus=1), or a fraction such as 0.5 to share one.")
         run = Experiment(self._workspace, plan.experiment_name).submit(plan.config, tags=run_tags)
         submitted = job_view(run, job)
         self._submitted[run.id] = job

@@ -20,6 +20,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ....estimator import check_gpus
 from ._search_space import SweepDistribution
 from ._sweep_settings import (
     EarlyTerminationPolicy,
@@ -151,9 +152,11 @@ class Command:
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
         properties: Mapping[str, str] | None = None,
+        gpus: float = 0,
         **settings: Any,
     ) -> None:
         self.command = command
+        self.gpus = check_gpus("command", gpus)
         self.code = os.fspath(code) if code is not None else None
         self.inputs = _check_inputs(inputs)
         self.outputs = _check_outputs(outputs)
@@ -233,6 +236,7 @@ def command(
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
     properties: Mapping[str, str] | None = None,
+    gpus: float = 0,
     **settings: Any,
 ) -> Command:
     """A command job, as ``azure.ai.ml.command`` builds it.
@@ -249,6 +253,9 @@ def command(
             environment on this machine (or the Dask cluster joblib is set to).
         environment_variables: set for the command.
         experiment_name: the experiment the job is listed under (default: the current folder's name).
+        gpus: GPUs each trial gets (1, 2 ... or a fraction such as 0.5 to share one); 0, the default,
+            hides the GPUs from the trial. Not a v2 argument: in Azure ML the compute target brings
+            the GPUs, here the trial asks for them.
 
         >>> job = command(code="./src", command="python train.py --C ${{inputs.C}}", inputs={"C": 1.0})
         >>> job.inputs
@@ -257,7 +264,8 @@ def command(
     return Command(
         command=command, code=code, inputs=inputs, outputs=outputs, environment=environment,
         environment_variables=environment_variables, compute=compute, name=name, display_name=display_name,
-        experiment_name=experiment_name, description=description, tags=tags, properties=properties, **settings,
+        experiment_name=experiment_name, description=description, tags=tags, properties=properties, gpus=gpus,
+        **settings,
     )
 
 

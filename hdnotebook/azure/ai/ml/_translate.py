@@ -12,6 +12,7 @@ trial ``command(code=, command=...)``     ``ScriptRunConfig(code, _launch.py, ["
 ``max_total_trials``                      ``max_total_runs`` (unset: 1000, or the grid's size)
 ``max_concurrent_trials``                 ``max_concurrent_runs``
 ``timeout`` (s)                           ``max_duration_minutes = timeout / 60``
+``command(..., gpus=1)`` (local)          GPUs per trial (in Azure ML the compute brings them)
 ``trial_timeout`` (s)                     the engine's per-trial limit, when it has one
 ========================================  =================================================
 
@@ -167,7 +168,7 @@ def _estimator(trial: Command, spec_path: str, cwd: str) -> ScriptRunConfig:
     if not os.path.isdir(code):
         raise ValueError(f"command(code=...): {trial.code!r} is not a folder (looked in {code})")
     return ScriptRunConfig(source_directory=code, script=os.path.abspath(_launch.__file__),
-                           arguments=[_launch.SPEC_FLAG, spec_path])
+                           arguments=[_launch.SPEC_FLAG, spec_path], gpus=trial.gpus)
 
 
 def _limits(job: SweepJob) -> dict[str, Any]:
