@@ -18,6 +18,12 @@ difference. Needs nbclient, nbformat and ipykernel (the ``test`` extra).
 
     python bench/widget.py --notebook
 
+Measured (2 shared cores, ipywidgets 8.1.9 and 7.8.5, anywidget 0.11.0): the bundle with all of
+plotly (plotly.js-dist-min 3.7.0) was 4.87 MB and a saved notebook grew from 0.003 MB to 4.981 MB
+(+4.977 MB) with one RunDetails; with plotly built from lib/core + scatter (js/src/plotly.js) the
+bundle is 1.10 MB (0.38 MB gzipped) and the same notebook 1.148 MB (+1.145 MB), with either major
+of ipywidgets (tests/test_wheel.py asserts both stay under 1.5 MB).
+
 The browser render time at this size is measured by tests/test_widget_browser.py
 (``test_render_time_1000_runs_x_100_intervals``), which uses :func:`fill_store` from here.
 """
