@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -11,7 +12,7 @@ from .estimator import ScriptRunConfig, check_gpus, check_seconds
 from .policy.base import EarlyTerminationPolicy, check_goal
 from .sampling.base import ParameterSampling
 
-__all__ = ["PrimaryMetricGoal", "HyperDriveConfig", "HyperDriveRunConfig", "MAX_TOTAL_RUNS"]
+__all__ = ["PrimaryMetricGoal", "HyperDriveConfig", "HyperDriveRunConfig", "MAX_TOTAL_RUNS", "check_limits"]
 
 MAX_TOTAL_RUNS = 1000
 MAX_CONCURRENT_RUNS = 100
@@ -205,6 +206,37 @@ def _check_duration(value: Any) -> float | None:
     if not math.isfinite(float(value)) or value <= 0:
         raise ValueError(f"max_duration_minutes must be a finite number > 0 (0.5 = 30 s), got {value!r}")
     return float(value)
+
+
+def check_limits(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a change of a running experiment's limits with :class:`HyperDriveConfig`'s own rules.
+
+    ``max_total_runs`` 1..1000; ``max_concurrent_runs`` 1..100 or ``None`` (as many as the machine's
+    slots allow); ``max_duration_minutes`` > 0 or ``None`` (no limit). Returns the checked values.
+
+    >>> check_limits({"max_total_runs": 40, "max_duration_minutes": 0.5})
+    {'max_total_runs': 40, 'max_duration_minutes': 0.5}
+    >>> check_limits({"max_concurrent_runs": 0})
+    Traceback (most recent call last):
+    ValueError: max_concurrent_runs must be from 1 to 100, got 0
+    """
+    allowed = ("max_total_runs", "max_concurrent_runs", "max_duration_minutes")
+    unknown = [name for name in changes if name not in allowed]
+    if unknown:
+        raise TypeError(f"set_limits takes {', '.join(allowed)}; got {', '.join(map(repr, unknown))}")
+    if not changes:
+        raise ValueError(f"set_limits: give at least one of {', '.join(allowed)}")
+    checked: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "max_total_runs":
+            if value is None:
+                raise ValueError("max_total_runs must be from 1 to 1000, got None (a running experiment keeps a budget)")
+            checked[name] = _check_limit(name, value, 1, MAX_TOTAL_RUNS)
+        elif name == "max_concurrent_runs":
+            checked[name] = _check_limit(name, value, 1, MAX_CONCURRENT_RUNS)
+        else:
+            checked[name] = _check_duration(value)
+    return checked
 
 
 def default_policy(sampling: ParameterSampling) -> EarlyTerminationPolicy:

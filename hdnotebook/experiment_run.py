@@ -18,7 +18,9 @@ from typing import Any, Protocol
 
 from ._vocab import TERMINAL_STATUSES, RunStatus, best_value, metric_key
 from .run import Run, _collect
-from .space import expression_from_repr
+from .config import check_limits
+from .space import check_configuration, expression_from_repr
+from .steering import AnswerState, SteerAction, SteerAnswer, send_request, steering_events, wait_answer
 from .store import MetricRow, RunRow, Store
 
 __all__ = ["HyperDriveRun", "StoredRun", "RunController", "Resumer", "new_parent_id"]
@@ -39,6 +41,9 @@ class RunController(Protocol):
 
 #: ``resumer(store, run_id, config=..., **submit_options)``: continue a stored run, return it live
 Resumer = Callable[..., "HyperDriveRun"]
+
+#: a keyword left out of ``set_limits`` (``None`` means "no limit" there)
+_UNSET: Any = object()
 
 def _iso(t: float | None) -> str | None:
     if t is None:
@@ -254,6 +259,103 @@ class HyperDriveRun(Run):
         else:
             self._store.add_event(run_id, "cancel_requested", {"reason": "canceled by the user"})
             self._store.flush()
+
+    # -- steering a running experiment (hdnotebook.steering) --------------------------------------
+    def pause(self, timeout: float = 5.0) -> SteerAnswer:
+        """Start no new runs until :meth:`resume_trials`; running runs finish.
+
+        Works from any kernel (and the widget, and the server's REST API): the request goes into the
+        store and the running driver applies it within a second, answering there too. Returns that
+        answer (``answer.message`` says what was done); it is ``pending`` when no driver answered
+        within ``timeout`` seconds (no kernel runs the experiment now: it applies on ``resume()``)::
+
+            hyperdrive_run.pause()          # "paused: no new runs start; 4 running finish"
+            hyperdrive_run.resume_trials()  # "resumed: up to 4 runs at once"
+
+        The time paused counts toward ``max_duration_minutes``. A paused experiment stays paused
+        through a kernel restart and ``resume()``.
+        """
+        return self._steer(SteerAction.PAUSE, {}, timeout)
+
+    def resume_trials(self, timeout: float = 5.0) -> SteerAnswer:
+        """Start new runs again after :meth:`pause` (``resume()`` is for continuing after a restart)."""
+        return self._steer(SteerAction.RESUME, {}, timeout)
+
+    def set_limits(self, *, max_total_runs: int = _UNSET, max_concurrent_runs: int | None = _UNSET,
+                   max_duration_minutes: float | None = _UNSET, timeout: float = 5.0) -> SteerAnswer:
+        """Change the running experiment's limits; the rules are :class:`HyperDriveConfig`'s.
+
+        ``max_total_runs`` below the runs already created starts no more; ``max_concurrent_runs``
+        lower lets runs finish and starts fewer (``None``: as many as the machine allows);
+        ``max_duration_minutes`` counts from the start (``None``: no limit; one already passed
+        ends the experiment as the limit does)::
+
+            hyperdrive_run.set_limits(max_total_runs=60, max_concurrent_runs=2)
+
+        Raises ``ValueError``/``TypeError`` naming the limit, what was given and what is allowed.
+        """
+        given = {"max_total_runs": max_total_runs, "max_concurrent_runs": max_concurrent_runs,
+                 "max_duration_minutes": max_duration_minutes}
+        changes = check_limits({name: value for name, value in given.items() if value is not _UNSET})
+        return self._steer(SteerAction.SET_LIMITS, changes, timeout)
+
+    def enqueue(self, params: dict[str, Any] | None = None, timeout: float = 5.0, **values: Any) -> SteerAnswer:
+        """Run this configuration next, before new samples (Optuna's ``enqueue_trial``).
+
+        It is checked against the search space (every parameter, values the space can produce),
+        counts toward ``max_total_runs``, and the sampler learns from its result like any run::
+
+            hyperdrive_run.enqueue({"learning_rate": 0.01, "batch_size": 32})
+            hyperdrive_run.enqueue(learning_rate=0.01, batch_size=32)
+            # a variation of the best run
+            best = hyperdrive_run.get_best_run_by_primary_metric()
+            hyperdrive_run.enqueue({**best.get_parameters(), "batch_size": 64})
+
+        ``result["run_id"]`` of the answer is the new run's id.
+        """
+        config = {**(params or {}), **values}
+        check_configuration(self._space(), config)
+        return self._steer(SteerAction.ENQUEUE, {"params": config}, timeout)
+
+    def restart_child(self, run_id: str, timeout: float = 5.0) -> SteerAnswer:
+        """A new run with the parameters of child ``run_id``, run next; a running one is stopped first.
+
+        The new run's details hold ``restart_of`` and the old run's ``restarted_as``; both count
+        (the old one keeps what it logged). ``result["run_id"]`` of the answer is the new run's id.
+        """
+        row = self._store.run(run_id) if isinstance(run_id, str) else None
+        if row is None or row.parent_id != self.id:
+            raise ValueError(f"restart_child: run_id must be a child run of {self.id}, got {run_id!r}")
+        return self._steer(SteerAction.RESTART, {"run_id": run_id}, timeout)
+
+    @property
+    def paused(self) -> bool:
+        """Whether the experiment is paused (no new runs start)."""
+        return bool(self._row().details.get("paused"))
+
+    def get_steering_log(self) -> list[dict[str, Any]]:
+        """Every steering request made to this experiment with the driver's answer, in order."""
+        self._store.flush()
+        return steering_events(self._store, self.id)
+
+    def _space(self) -> dict[str, Any]:
+        return {n: expression_from_repr(t) for n, t in (self._row().details.get("space") or {}).items()}
+
+    def _steer(self, action: SteerAction, args: dict[str, Any], timeout: float) -> SteerAnswer:
+        status = self.get_status()
+        if status in TERMINAL_STATUSES:
+            raise RuntimeError(
+                f"experiment run {self.id} has ended ({status}); {action} applies to a running experiment "
+                "(hyperdrive_run.resume() continues this one)"
+            )
+        request_id = send_request(self._store, self.id, action, args)
+        poke = getattr(self._controller, "poke", None)
+        if poke is not None:
+            poke()
+        answer = wait_answer(self._store, self.id, request_id, timeout)
+        if answer.state == AnswerState.REJECTED:
+            raise ValueError(f"{action}: {answer.message}")
+        return answer
 
     def resume(self, config: Any = None, **submit_options: Any) -> HyperDriveRun:
         """Continue this experiment run after a kernel restart, a crash or a cancel (same run id).

@@ -46,6 +46,7 @@ __all__ = [
     "qnormal",
     "qlognormal",
     "EXPRESSIONS",
+    "check_configuration",
     "expression_from_repr",
     "validate_space",
     "sample_configuration",
@@ -581,6 +582,38 @@ def validate_space(space: Any) -> dict[str, ParameterExpression]:
             )
         checked[name] = expr
     return checked
+
+
+def check_configuration(space: Mapping[str, ParameterExpression], config: Any) -> dict[str, Any]:
+    """Check that ``config`` is one configuration of ``space``; returns it in the space's order.
+
+    Every name of the space must be given, no other, each with a value its expression can produce
+    (what ``enqueue`` runs must be a point the samplers could have proposed).
+
+    >>> check_configuration({"lr": loguniform(-6, -1), "bs": choice(16, 32)}, {"bs": 32, "lr": 0.01})
+    {'lr': 0.01, 'bs': 32}
+    >>> check_configuration({"bs": choice(16, 32)}, {"bs": 24})
+    Traceback (most recent call last):
+    ValueError: bs=24 is not a value of choice(16, 32)
+    """
+    if not isinstance(config, Mapping):
+        raise TypeError(f"a configuration must be a dict {{name: value}}, got {type(config).__name__}: {config!r:.200}")
+    unknown = [n for n in config if n not in space]
+    missing = [n for n in space if n not in config]
+    if unknown or missing:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(map(repr, missing))}")
+        if unknown:
+            parts.append(f"not in the search space: {', '.join(map(repr, unknown))}")
+        raise ValueError(
+            f"a configuration needs exactly the parameters of the search space ({', '.join(map(repr, space))}); "
+            + "; ".join(parts)
+        )
+    for name, expr in space.items():
+        if not expr.contains(config[name]):
+            raise ValueError(f"{name}={config[name]!r} is not a value of {expr!r}")
+    return {name: config[name] for name in space}
 
 
 def sample_configuration(

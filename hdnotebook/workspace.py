@@ -20,6 +20,7 @@ from typing import Any
 from .config import HyperDriveConfig, _warm_start_list
 from ._vocab import TERMINAL_STATUSES, RunStatus, driver_alive, driver_identity
 from .experiment_run import HyperDriveRun, new_parent_id
+from .steering import applied_steering
 from .store import Store, open_store
 
 __all__ = ["Workspace", "Experiment", "STORE_FILE"]
@@ -328,10 +329,12 @@ def resume_run(
         )
     config = _load_config(store, parent, config)
     state = load_state(store, parent)
-    if len(state.finished) >= config.max_total_runs:
+    # limits changed while it ran (set_limits) hold on: the driver takes them over from the store
+    total = applied_steering(store, run_id).limits.get("max_total_runs", config.max_total_runs)
+    if len(state.finished) >= total:
         raise ValueError(
             f"experiment run {run_id} has nothing left to run: {len(state.finished)} trials finished of "
-            f"max_total_runs={config.max_total_runs}"
+            f"max_total_runs={total}"
         )
     warm_blob = store.blob(run_id, "warm_start")
     warm = pickle.loads(warm_blob) if warm_blob else []

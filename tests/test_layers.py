@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "estimator": 3,
     "config": 3,
     "store": 4,
+    "steering": 4,  # steering requests and answers as store events
     "channel": 4,
     "run_files": 4,  # the layout of a run's folder
     "run": 5,
@@ -45,7 +46,7 @@ LAYERS: dict[str, int] = {
 RESTRICTED: dict[str, tuple[str, ...]] = {
     "engine.lane": ("_vocab", "run", "channel", "run_files", "engine.trial", "engine.lane"),
     "engine.trial": ("_vocab", "run", "channel", "run_files", "engine.trial"),
-    "server": ("_vocab", "store", "server"),
+    "server": ("_vocab", "store", "steering", "server"),
 }
 
 

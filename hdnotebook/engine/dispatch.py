@@ -113,9 +113,24 @@ class Dispatcher:
         with parallel_config(backend=self.backend):
             return max(1, effective_n_jobs(self.n_jobs))
 
+    @property
+    def pool_size(self) -> int | None:
+        """How many lanes the worker pool has room for (``None`` before :meth:`configure`)."""
+        return self._jobs
+
     def configure(self, concurrency: int) -> None:
-        """Size the worker pool to the experiment's concurrency (one lane per worker)."""
-        self._jobs = concurrency
+        """Size the worker pool to the experiment's concurrency (one lane per worker).
+
+        Called again with more (``set_limits`` raised ``max_concurrent_runs``), the lanes started
+        from then on go to a pool of the new size; the old pool's lanes finish where they are, then
+        its workers exit.
+        """
+        with self._pool_lock:
+            grow = self._jobs is not None and concurrency > self._jobs
+            self._jobs = concurrency
+            old, self._pool = (self._pool, None) if grow else (None, self._pool)
+        if old is not None:
+            old.shutdown(wait=False)  # takes no new lanes; its running lanes go on
 
     def run(self, lane: LaneSpec) -> int:
         """Run one lane to its end on the backend (blocking); raises when its worker is lost.
@@ -161,13 +176,13 @@ class Dispatcher:
     def _lane_done(self, pool: ProcessPoolExecutor, future: Future[int]) -> None:
         with self._pool_lock:
             self._lanes.discard(future)
-            last = self._closing is pool and not self._lanes
-            if last:
+            closing = self._closing if self._closing is not None and not self._lanes else None
+            if closing is not None:
                 self._closing = None
         if future.exception() is not None and _broken(pool):
             self._forget(pool)
-        elif last:  # the experiment had ended; its last lane is done now
-            _give_back_pool(max(1, self._jobs or 1), pool, busy=False)
+        if closing is not None:  # the experiment had ended; its last lane is done now
+            _give_back_pool(max(1, self._jobs or 1), closing, busy=False)
 
     def _lane_pool(self) -> ProcessPoolExecutor:
         with self._pool_lock:

@@ -68,7 +68,7 @@ class LaneFeeder:
         dispatcher: runs lanes on the joblib backend.
         lane_spec: builds the :class:`LaneSpec` of a new lane from its id.
         threads: the driver's thread pool (backends other than loky run a lane on one of its threads).
-        concurrency: the most lanes alive at once.
+        concurrency: the most lanes alive at once (the driver changes it when steered; 0: paused).
         lock: the driver's trials lock (a lane's current trial changes with its trial).
         wake: wakes the driver loop (a lane ended).
     """
@@ -91,6 +91,7 @@ class LaneFeeder:
         self._lock = lock
         self._wake = wake
         self.lanes: dict[int, Lane] = {}
+        self._handout = threading.Lock()
         self._ends: queue.Queue[tuple[Lane, BaseException | None]] = queue.Queue()
         self._start_failures = 0
         #: the most lanes that were alive at once (never above ``concurrency``)
@@ -113,12 +114,17 @@ class LaneFeeder:
             self._source.finish(trial, outcome)
         if self.closed:
             return None
-        trial = self._source.next_trial()
-        if trial is None:
-            return None
-        with self._lock:
-            lane.current = trial
-            lane.trials += 1
+        with self._handout:  # the check and the hand-out together: two lanes never both take the last slot
+            with self._lock:
+                busy = sum(1 for other in self.lanes.values() if other.current is not None and not other.ended)
+            if busy >= self.concurrency:
+                return None  # fewer at once now (paused, or max_concurrent_runs lowered): this lane ends
+            trial = self._source.next_trial()
+            if trial is None:
+                return None
+            with self._lock:
+                lane.current = trial
+                lane.trials += 1
         spec = self._source.begin(trial, lane, info)
         if spec is None:
             with self._lock:

@@ -32,10 +32,12 @@ from typing import Any
 from .. import run_files
 from .._vocab import HEARTBEAT_SECONDS, RunStatus
 from ..channel import ChannelServer, trial_key
-from ..config import HyperDriveConfig
+from ..config import HyperDriveConfig, check_limits
 from ..estimator import ScriptRunConfig
 from ..policy.none import NoTerminationPolicy
 from ..sampling.base import TrialRecord
+from ..space import check_configuration
+from ..steering import LIMIT_NAMES, STEER_REJECTED, STEER_REQUESTED, STEERED, SteerAction, applied_steering
 from ..store import RowRejected, Store, StoreError, encode_value
 from .dispatch import Dispatcher
 from .feeder import Lane, LaneFeeder, kill_trial_processes
@@ -123,6 +125,8 @@ class ExperimentDriver:
         self.failure: DriverFailure | None = None
         self._done = threading.Event()
         self._wake = threading.Event()
+        #: set by poke(): look at the store's requests now rather than at the next half second
+        self._poked = threading.Event()
         self._warned_metric = False
         self.started = time.time()
         self.dispatcher = Dispatcher(backend=backend, n_jobs=n_jobs)
@@ -138,9 +142,7 @@ class ExperimentDriver:
         self._expose_gpus = bool(gpu_ids)
         #: what each trial takes from this machine's GPU slots (on Dask, the scheduler places them)
         self._slot_request = self.gpu_per_trial if dask is None else 0.0
-        capacity = [config.max_total_runs]
-        if config.max_concurrent_runs:
-            capacity.append(config.max_concurrent_runs)
+        capacity: list[int] = []  # what the machine (or cluster) runs at once
         gpu_capacity = self.slots.capacity(self.gpu_per_trial)
         if dask is not None and self.gpu_per_trial > 0:  # Dask resources place GPU trials on workers
             dask.request_gpus(self.gpu_per_trial)
@@ -160,7 +162,16 @@ class ExperimentDriver:
                     f"{len(gpu_ids)}; ask for at most {len(gpu_ids)}"
                 )
             capacity.append(gpu_capacity)
-        self.concurrency = max(1, min(capacity))
+        self._machine_capacity = max(1, min(capacity))
+        #: the limits in force: the config's, as steering (set_limits) changed them
+        self.limits: dict[str, Any] = {name: getattr(config, name) for name in LIMIT_NAMES}
+        self._paused = False
+        #: enqueued and restarted trials, run before new samples
+        self._enqueued: list[Trial] = []
+        #: steering requests answered (in this session or an earlier one): never applied twice
+        self._answered: set[str] = set()
+        self._replay_steering()
+        self.concurrency = self._concurrency_for()
         self.dispatcher.configure(self.concurrency)
         self.trials = TrialsTable(self.goal, self.slots, self._slot_request)
         self._lock = self.trials.lock
@@ -186,7 +197,8 @@ class ExperimentDriver:
         if channel_host is None:
             channel_host = dask.channel_host() if dask is not None else "127.0.0.1"
         self.channel = ChannelServer(self._handle, host=channel_host)
-        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="hdnotebook-trial")
+        # threads are made as lanes need them: room for as many lanes as the machine runs (set_limits)
+        self._pool = ThreadPoolExecutor(max_workers=self._machine_capacity, thread_name_prefix="hdnotebook-trial")
         function = None if isinstance(config.estimator, ScriptRunConfig) else config.estimator
         self.feeder = LaneFeeder(
             self, self.dispatcher,
@@ -196,6 +208,8 @@ class ExperimentDriver:
             ),
             self._pool, self.concurrency, self._lock, self._wake.set,
         )
+        if self._paused:
+            self.feeder.concurrency = 0
         self._thread = threading.Thread(target=self._main, name=f"hdnotebook-driver[{experiment}]", daemon=True)
 
     def _take_over(self, state: ResumeState) -> None:
@@ -241,6 +255,123 @@ class ExperimentDriver:
             raise KeyError(f"no trial {run_id!r} in experiment run {self.parent_id}")
         with self._lock:
             self._ask_to_stop(trial, reason, kind)
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Look at the store's requests (cancels, steering) now: a request was just written."""
+        self._poked.set()
+        self._wake.set()
+
+    # -- steering (hdnotebook.steering: requests in the store, applied here) ---------------------
+    def _replay_steering(self) -> None:
+        """Take over what earlier sessions of this run applied: its limits and whether it is paused.
+
+        Requests no driver answered yet (written while no kernel ran it) are applied by the loop.
+        """
+        applied = applied_steering(self.store, self.parent_id)
+        self._answered, self._paused = applied.answered, applied.paused
+        self.limits.update(applied.limits)
+
+    def _concurrency_for(self) -> int:
+        """How many trials run at once under the limits in force and the machine's slots."""
+        bounds = [self.limits["max_total_runs"], self._machine_capacity]
+        if self.limits["max_concurrent_runs"]:
+            bounds.append(self.limits["max_concurrent_runs"])
+        return max(1, min(bounds))
+
+    def _steer(self, payload: dict[str, Any]) -> None:
+        """Apply one steering request from the store and answer it there (the one place this happens).
+
+        A request that cannot be applied (a bad limit, a configuration outside the space, no budget
+        left) is answered ``steer_rejected`` with the reason; the experiment goes on.
+        """
+        request_id, action = payload.get("request_id"), payload.get("action")
+        if not request_id or request_id in self._answered:
+            return
+        self._answered.add(request_id)
+        answer = {"request_id": request_id, "action": action}
+        try:
+            message, result = self._apply_steer(SteerAction(action), dict(payload.get("args") or {}))
+        except (ValueError, TypeError) as exc:
+            self.store.add_event(self.parent_id, STEER_REJECTED, {**answer, "message": str(exc)})
+        else:
+            self.store.add_event(self.parent_id, STEERED, {**answer, "message": message, "result": result})
+        try:  # the answer is seen at once by whoever waits for it
+            self.store.flush(STORE_ACK_SECONDS, fault_grace=1.0)
+        except StoreError:
+            pass  # queued: committed once the file can be written again
+        self._wake.set()
+
+    def _apply_steer(self, action: SteerAction, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if self._cancel_reason is not None:
+            raise ValueError(f"experiment run {self.parent_id} is ending ({self._cancel_reason})")
+        if action in (SteerAction.PAUSE, SteerAction.RESUME):
+            with self._lock:
+                self._paused = action == SteerAction.PAUSE
+                running = len(self.trials.active)
+            self._apply_concurrency()
+            self.store.update_run(self.parent_id, details={"paused": self._paused})
+            if self._paused:
+                return f"paused: no new runs start; {running} running finish", {"paused": True}
+            return f"resumed: up to {self.feeder.concurrency} runs at once", {"paused": False}
+        if action == SteerAction.SET_LIMITS:
+            changes = check_limits(args)
+            with self._lock:
+                before = dict(self.limits)
+                self.limits.update(changes)
+                if "max_total_runs" in changes:
+                    self._exhausted = False  # the next draw decides again
+                created = self.trials.counted()
+            self._apply_concurrency()
+            self.store.update_run(self.parent_id, details=dict(self.limits))
+            said = [f"{n} {before[n]} -> {changes[n]}" for n in changes]
+            message = f"{'; '.join(said)}; {created} runs created, up to {self._concurrency_for()} at once"
+            if time.time() >= self._deadline():
+                message += "; the time is up: the experiment ends now"
+            return message, {"limits": changes, "concurrency": self._concurrency_for(), "created": created}
+        if action == SteerAction.ENQUEUE:
+            params = check_configuration(self.sampler.parameter_space, args.get("params"))
+            trial = self._queue_trial(params, {"enqueued": True}, first=False)
+            return (f"run {trial.run_id} is queued with {params}; it starts before new samples",
+                    {"run_id": trial.run_id, "params": params})
+        # RESTART
+        old_id = args.get("run_id")
+        old = self.trials.get(old_id) if isinstance(old_id, str) else None
+        if old is None:
+            raise ValueError(f"restart: run_id must name a run of experiment run {self.parent_id}, got {old_id!r}")
+        trial = self._queue_trial(dict(old.params), {"restart_of": old.run_id}, first=True)
+        was_running = not RunStatus(old.status).is_finished
+        if was_running:
+            self.cancel_run(old.run_id, f"restarted by the user as {trial.run_id}")
+        self.store.update_run(old.run_id, details={"restarted_as": trial.run_id})
+        return (f"run {trial.run_id} restarts {old.run_id} with the same parameters"
+                + (f"; {old.run_id} is stopped" if was_running else ""),
+                {"run_id": trial.run_id, "restart_of": old.run_id, "params": dict(old.params), "stopped": was_running})
+
+    def _queue_trial(self, params: dict[str, Any], details: dict[str, Any], first: bool) -> Trial:
+        """A trial asked for by hand (enqueue, restart): counted in the budget, run before new samples."""
+        with self._lock:
+            total = self.limits["max_total_runs"]
+            if self.trials.counted() >= total:
+                raise ValueError(
+                    f"max_total_runs ({total}) runs are already created; raise it first, e.g. "
+                    f"set_limits(max_total_runs={total + 1})"
+                )
+            trial = self._create_trial(params, details=details)
+            trial.runtime.stored = True
+            self.store.insert_run(
+                id=trial.run_id, experiment=self.experiment, parent_id=self.parent_id, number=trial.number,
+                status=RunStatus.QUEUED, created=trial.created, params=trial.params, details=trial.details,
+            )
+            self._enqueued.insert(0 if first else len(self._enqueued), trial)
+        return trial
+
+    def _apply_concurrency(self) -> None:
+        """Lanes follow the limits: none start while paused, lanes past the limit end after their trial."""
+        target = 0 if self._paused else self._concurrency_for()
+        if target > (self.dispatcher.pool_size or 0):
+            self.dispatcher.configure(target)
+        self.feeder.concurrency = target
         self._wake.set()
 
     def _ask_to_stop(self, trial: Trial, reason: str, kind: StopKind) -> None:
@@ -341,23 +472,24 @@ class ExperimentDriver:
         finally:
             self._finish()
 
+    def _deadline(self) -> float:
+        """When ``max_duration_minutes`` (as steered) runs out; earlier sessions' time counts."""
+        minutes = self.limits["max_duration_minutes"]
+        return self.started + minutes * 60 - self._used_seconds if minutes else math.inf
+
     def _loop(self) -> None:
-        deadline = (
-            self.started + self.config.max_duration_minutes * 60 - self._used_seconds
-            if self.config.max_duration_minutes
-            else math.inf
-        )
         last_event_check = last_beat = 0.0
         event_cursor = 0
         while True:
             self._wake.clear()  # before collecting: a wake-up that comes after this is not lost
             self.feeder.collect_ended()
             now = time.time()
-            if now >= deadline and self._cancel_reason is None:
-                self.cancel(f"max_duration_minutes ({self.config.max_duration_minutes:g}) reached", StopKind.MAX_DURATION)
-            if now - last_event_check > 0.5:
+            if now - last_event_check > 0.5 or self._poked.is_set():
+                self._poked.clear()
                 event_cursor = self._check_external_cancels(event_cursor)
                 last_event_check = now
+            if now >= self._deadline() and self._cancel_reason is None:
+                self.cancel(f"max_duration_minutes ({self.limits['max_duration_minutes']:g}) reached", StopKind.MAX_DURATION)
             self._enforce_trial_time_limit(now)
             if now - last_beat >= HEARTBEAT_SECONDS:
                 self.store.update_run(self.parent_id, details={"heartbeat": now})
@@ -367,7 +499,7 @@ class ExperimentDriver:
             self.feeder.start_lanes()
             if self.feeder.idle() and self.work_left() == 0:
                 return
-            self._wake.wait(min(0.25, max(0.0, deadline - time.time())))
+            self._wake.wait(min(0.25, max(0.0, self._deadline() - time.time())))
 
     def _enforce_trial_time_limit(self, now: float) -> None:
         """Cancel each trial that has run ``max_run_duration_seconds``; its values are kept."""
@@ -387,8 +519,8 @@ class ExperimentDriver:
         with self._lock:
             if self._cancel_reason is not None:
                 return 0
-            fresh = 0 if self._exhausted else max(0, self.config.max_total_runs - self.trials.counted())
-            return len(self._retry) + len(self._resume) + fresh
+            fresh = 0 if self._exhausted else max(0, self.limits["max_total_runs"] - self.trials.counted())
+            return len(self._retry) + len(self._resume) + len(self._enqueued) + fresh
 
     def next_trial(self) -> Trial | None:
         """The next trial: a retry, else an interrupted one (resume), else a new configuration."""
@@ -398,7 +530,9 @@ class ExperimentDriver:
                     return None
                 if self._retry:
                     return self._retry.pop(0)
-                if self._exhausted or (self.trials.counted() >= self.config.max_total_runs and not self._resume):
+                if self._enqueued:
+                    return self._enqueued.pop(0)
+                if self._exhausted or (self.trials.counted() >= self.limits["max_total_runs"] and not self._resume):
                     self._exhausted = True
                     return None
             rerun_of: str | None = None
@@ -504,7 +638,7 @@ class ExperimentDriver:
 
     def _create_trial(
         self, params: dict[str, Any], rerun_of: str | None = None, attempts: int = 1,
-        resuming: PastTrial | None = None,
+        resuming: PastTrial | None = None, details: dict[str, Any] | None = None,
     ) -> Trial:
         """A new queued trial (under the lock); its row is written when a lane takes it.
 
@@ -519,7 +653,7 @@ class ExperimentDriver:
             arguments = [*estimator.arguments]
             for name, value in params.items():
                 arguments += [f"--{name.lstrip('-')}", _argument(value)]  # "--lr" in the space stays "--lr"
-        details: dict[str, Any] = {"rerun_of": rerun_of} if rerun_of else {}
+        details = {**({"rerun_of": rerun_of} if rerun_of else {}), **(details or {})}
         if resuming is not None and resuming.resumed_from:
             arguments += resuming.extra_arguments
             details["resumed_from"] = resuming.resumed_from
@@ -607,7 +741,7 @@ class ExperimentDriver:
         self.store.add_event(self.parent_id, "warning", {"message": message})
 
     def _check_external_cancels(self, cursor: int) -> int:
-        """Cancel requests written to the store by other processes (server, another kernel)."""
+        """Cancel and steering requests written to the store (this kernel, another one, the server)."""
         try:
             self.store.flush(STORE_ACK_SECONDS, fault_grace=1.0)
         except StoreError:
@@ -616,6 +750,9 @@ class ExperimentDriver:
         with self._lock:
             ids = [self.parent_id, *self.trials.active]
         for event_id, run_id, kind, payload, _t in self.store.events(ids):
+            if kind == STEER_REQUESTED and run_id == self.parent_id:
+                self._steer(payload)  # by request id: answered ones (any session) are skipped
+                continue
             if event_id <= cursor:
                 continue
             cursor = event_id
@@ -632,8 +769,8 @@ class ExperimentDriver:
         """Wait for running trials to end after a cancel; kill what does not end in time."""
         end = time.time() + timeout
         with self._lock:
-            waiting, self._retry = self._retry, []
-        for trial in waiting:  # queued for a retry: never started again
+            waiting, self._retry, self._enqueued = [*self._retry, *self._enqueued], [], []
+        for trial in waiting:  # queued for a retry, enqueued or restarted: never started
             self.finish(trial, TrialOutcome(trial.run_id, RunStatus.CANCELED, stop_reason=self._cancel_reason))
         while self._running_count() and time.time() < end:
             self._wake.wait(0.05)

@@ -51,8 +51,14 @@ class GridParameterSampling(ParameterSampling):
     def suggest(
         self, trials: Sequence[TrialRecord], goal: str = "maximize", count: int = 1
     ) -> list[dict[str, Any]]:
-        start = len(trials)
         names = list(self.parameter_space)
         values = [self.parameter_space[n].grid_values() for n in names]
-        combos = itertools.islice(itertools.product(*values), start, start + count)
-        return [dict(zip(names, combo)) for combo in combos]
+        # the grid in order, less the points already tried: a configuration enqueued by hand or a run
+        # restarted takes its grid point's place instead of shifting the grid
+        tried = {_key(names, t.params) for t in trials}
+        fresh = (combo for combo in itertools.product(*values) if _key(names, dict(zip(names, combo))) not in tried)
+        return [dict(zip(names, combo)) for combo in itertools.islice(fresh, count)]
+
+
+def _key(names: Sequence[str], params: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple((type(params.get(n)).__name__, params.get(n)) for n in names)

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from .._vocab import TERMINAL_STATUSES, RunStatus, driver_alive
+from .. import steering
 from ..store import MetricRow, RunRow, Store
 
 __all__ = [
@@ -177,3 +178,24 @@ def request_cancel(store: Store, row: RunRow, reason: str) -> dict[str, Any]:
     store.add_event(row.id, "cancel_requested", {"reason": reason, "source": "jupyter-server"})
     store.flush()
     return {"requested": True, "status": row.status}
+
+
+def request_steering(store: Store, parent: RunRow, action: str, args: dict[str, Any], source: str,
+                     timeout: float = 3.0) -> tuple[int, dict[str, Any]]:
+    """Relay a steering request to the driver of ``parent`` and wait for its answer (HTTP status, body).
+
+    200 with the driver's answer when it applied the request, 400 when it rejected it (its reason),
+    202 when no driver answered within ``timeout`` (the request stays stored), 409 when the
+    experiment has ended.
+    """
+    if parent.status in TERMINAL_STATUSES:
+        return 409, {"state": "rejected", "message": f"experiment run {parent.id} has ended ({parent.status})"}
+    request_id = steering.send_request(store, parent.id, action, args, source=source)
+    answer = steering.wait_answer(store, parent.id, request_id, timeout)
+    code = {steering.AnswerState.APPLIED: 200, steering.AnswerState.REJECTED: 400}.get(answer.state, 202)
+    return code, clean(answer.to_dict())
+
+
+def steering_json(store: Store, parent: RunRow) -> dict[str, Any]:
+    """The steering log of an experiment run and whether it is paused (for the sidebar)."""
+    return clean({"paused": bool(parent.details.get("paused")), "requests": steering.steering_events(store, parent.id)})

@@ -13,6 +13,10 @@ Routes (under the server's base_url)::
     GET  /hdnotebook/api/workspaces/ID/runs/RUN/metrics[?name=&after=]
                                                             metric rows of one run
     POST /hdnotebook/api/workspaces/ID/runs/RUN/cancel      {"reason": "..."} -> cancel_requested event
+    GET  /hdnotebook/api/workspaces/ID/runs/RUN/steer       the steering log and whether it is paused
+    POST /hdnotebook/api/workspaces/ID/runs/RUN/steer       {"action": "pause"|"resume"|"set_limits"|"enqueue"|
+                                                            "restart", "args": {...}} -> the driver's answer
+                                                            (200 applied, 400 rejected, 202 no driver yet)
 
 Every handler requires an authenticated user (403 JSON for the API, a login redirect for the page).
 Workspaces are named by the opaque ids of the listing; run ids must match the store's id shape.
@@ -31,6 +35,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from .. import steering
 from ..store import Store, open_store
 from . import api
 from .workspaces import FoundWorkspace, WorkspaceFinder
@@ -193,6 +198,44 @@ class CancelHandler(_Base):
         self.send(result)
 
 
+class SteerHandler(_Base):
+    """Steering an experiment run (see :mod:`hdnotebook.steering`): the driver checks and applies it."""
+
+    @web.authenticated
+    async def get(self, workspace_id: str, run_id: str) -> None:
+        store = self.store(self.workspace(workspace_id))
+        row = self._parent(store, run_id)
+        self.send(await self.blocking(api.steering_json, store, row))
+
+    @web.authenticated
+    async def post(self, workspace_id: str, run_id: str) -> None:
+        store = self.store(self.workspace(workspace_id))
+        row = self._parent(store, run_id)
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError as exc:
+            raise web.HTTPError(400, 'the body must be JSON, e.g. {"action": "pause"}') from exc
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "the body must be a JSON object")
+        actions = [str(a) for a in steering.SteerAction]
+        action, args = body.get("action"), body.get("args", {})
+        if action not in actions:
+            raise web.HTTPError(400, f"action must be one of {', '.join(actions)}, got {action!r:.60}")
+        if not isinstance(args, dict) or len(self.request.body) > 100_000:
+            raise web.HTTPError(400, "args must be a JSON object (under 100 kB)")
+        user = getattr(self.current_user, "username", None)
+        source = f"jupyter-server ({user})" if user else "jupyter-server"
+        status, answer = await self.blocking(api.request_steering, store, row, action, args, source)
+        self.set_status(status)
+        self.send(answer)
+
+    def _parent(self, store: Store, run_id: str) -> Any:
+        row = self.run_row(store, run_id)
+        if row.parent_id is not None:
+            raise web.HTTPError(400, f"{run_id!r} is a child run; steer its experiment run {row.parent_id!r}")
+        return row
+
+
 class PageHandler(JupyterHandler):
     """The plain page: server-rendered HTML shell; /hdnotebook/static/page.js fills it in."""
 
@@ -256,6 +299,7 @@ def handlers(base_url: str) -> list[tuple[Any, ...]]:
         (u("api", "workspaces", ws, "runs", run, "changes") + "/?", ChangesHandler),
         (u("api", "workspaces", ws, "runs", run, "metrics") + "/?", MetricsHandler),
         (u("api", "workspaces", ws, "runs", run, "cancel") + "/?", CancelHandler),
+        (u("api", "workspaces", ws, "runs", run, "steer") + "/?", SteerHandler),
         (u("api", ".*"), NotFoundHandler),
     ]
 
