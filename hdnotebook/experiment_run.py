@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ._vocab import TERMINAL_STATUSES, RunStatus, best_value, metric_key
 from .run import Run, _collect
+from .run_detail import OUTPUT_TAIL_CHARS, output_tail, run_detail
 from .config import check_limits
 from .space import check_configuration, expression_from_repr
 from .steering import AnswerState, SteerAction, SteerAnswer, send_request, steering_events, wait_answer
@@ -100,6 +101,22 @@ class StoredRun(Run):
     def get_parameters(self) -> dict[str, Any]:
         """The sampled hyperparameters by name."""
         return dict((self._row or self._fresh()).params)
+
+    def get_output(self, chars: int = OUTPUT_TAIL_CHARS) -> str:
+        """The last ``chars`` characters the trial printed (stdout and stderr), also while it runs."""
+        return output_tail(self._store, self._fresh(), chars)
+
+    def get_detail(self) -> dict[str, Any]:
+        """Everything about this run for an expanded view: every metric it logged (all of them, in
+        logging order), its parameters (``params_text`` to copy as a dict), its output tail, its error
+        with traceback, why it stopped and the runs it is linked to (see
+        :func:`hdnotebook.run_detail.run_detail`)::
+
+            detail = best_run.get_detail()
+            detail["metrics"]["loss"], detail["traceback"], detail["links"]
+        """
+        self._store.flush()
+        return run_detail(self._store, self.id)
 
 
 class HyperDriveRun(Run):

@@ -21,7 +21,8 @@ LAYERS: dict[str, int] = {
     "estimator": 3,
     "config": 3,
     "store": 4,
-    "steering": 4,  # steering requests and answers as store events
+    "steering": 4,
+    "run_detail": 4,  # one run in full, from the store and its output log  # steering requests and answers as store events
     "channel": 4,
     "run_files": 4,  # the layout of a run's folder
     "run": 5,
@@ -46,7 +47,7 @@ LAYERS: dict[str, int] = {
 RESTRICTED: dict[str, tuple[str, ...]] = {
     "engine.lane": ("_vocab", "run", "channel", "run_files", "engine.trial", "engine.lane"),
     "engine.trial": ("_vocab", "run", "channel", "run_files", "engine.trial"),
-    "server": ("_vocab", "store", "steering", "server"),
+    "server": ("_vocab", "store", "steering", "run_detail", "run_files", "server"),
 }
 
 

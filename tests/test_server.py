@@ -474,3 +474,46 @@ def test_changes_filter_by_name_and_stop_at_the_limit_in_sql(site: Any, monkeypa
             break
     assert all(len(p) <= 3 for p in pages)
     assert [m[0] for p in pages for m in p] == [m[0] for m in only["metrics"]]
+
+
+def test_steering_through_the_api_reaches_the_driver(site: Any) -> None:
+    """POST .../steer: the driver applies it and its answer comes back; bad requests get its reason."""
+    server = site["server"]
+    run = Experiment(site["workspace"], "steered").submit(config(slow_train, total=3, concurrent=1, seed=9))
+    poll_until(lambda: [c for c in server.get(api(site, "runs", run.id))["children"] if c["status"] == "Running"])
+    status, res = server.request(api(site, "runs", run.id, "steer"), "POST", {"action": "pause"})
+    assert status == 200 and res["state"] == "applied" and "paused" in res["message"]
+    status, res = server.request(api(site, "runs", run.id, "steer"), "POST",
+                                 {"action": "set_limits", "args": {"max_total_runs": 4, "max_concurrent_runs": 0}})
+    assert status == 400 and "max_concurrent_runs must be from 1 to 100, got 0" in res["message"]
+    status, res = server.request(api(site, "runs", run.id, "steer"), "POST",
+                                 {"action": "enqueue", "args": {"params": {"lr": 0.5, "bs": 3}}})
+    assert status == 400 and "bs=3 is not a value of choice(1, 2, 4)" in res["message"]
+    status, res = server.request(api(site, "runs", run.id, "steer"), "POST",
+                                 {"action": "enqueue", "args": {"params": {"lr": 0.5, "bs": 2}}})
+    assert status == 200, res
+    enqueued = res["result"]["run_id"]
+    status, res = server.request(api(site, "runs", run.id, "steer"), "POST", {"action": "fly"})
+    assert status == 400 and "action must be one of pause, resume" in res["message"]
+    child = server.get(api(site, "runs", run.id))["children"][0]["id"]
+    status, res = server.request(api(site, "runs", child, "steer"), "POST", {"action": "pause"})
+    assert status == 400 and "is a child run" in res["message"]
+    log = server.get(api(site, "runs", run.id, "steer"))
+    assert log["paused"] is True
+    assert [(r["action"], r["state"]) for r in log["requests"]] == [
+        ("pause", "applied"), ("set_limits", "rejected"), ("enqueue", "rejected"), ("enqueue", "applied")]
+    assert all(r["source"].startswith("jupyter-server") for r in log["requests"])
+    status, res = server.request(api(site, "runs", run.id, "steer"), "POST", {"action": "resume"})
+    assert status == 200
+    run.wait_for_completion()
+    rows = {r.id: r for r in site["workspace"].store.child_runs(run.id)}
+    assert len(rows) == 3 and rows[enqueued].params == {"lr": 0.5, "bs": 2} and rows[enqueued].status == "Completed"
+    # the experiment has ended: 409
+    status, res = server.request(api(site, "runs", run.id, "steer"), "POST", {"action": "pause"})
+    assert status == 409
+    # one run in full
+    detail = server.get(api(site, "runs", enqueued, "detail"))
+    assert detail["params"] == {"lr": 0.5, "bs": 2} and len(detail["metrics"]["accuracy"]) == 12
+    assert detail["links"] == {"enqueued": True}
+    status, res = server.request(api(site, "runs", run.id, "detail"))
+    assert status == 400

@@ -12,6 +12,7 @@ from typing import Any
 
 from .._vocab import TERMINAL_STATUSES, RunStatus, driver_alive
 from .. import steering
+from ..run_detail import run_detail
 from ..store import MetricRow, RunRow, Store
 
 __all__ = [
@@ -199,3 +200,8 @@ def request_steering(store: Store, parent: RunRow, action: str, args: dict[str, 
 def steering_json(store: Store, parent: RunRow) -> dict[str, Any]:
     """The steering log of an experiment run and whether it is paused (for the sidebar)."""
     return clean({"paused": bool(parent.details.get("paused")), "requests": steering.steering_events(store, parent.id)})
+
+
+def run_detail_json(store: Store, row: RunRow) -> dict[str, Any]:
+    """One child run in full (every metric, output tail, error and traceback, links)."""
+    return clean(run_detail(store, row.id))

@@ -13,6 +13,7 @@ Routes (under the server's base_url)::
     GET  /hdnotebook/api/workspaces/ID/runs/RUN/metrics[?name=&after=]
                                                             metric rows of one run
     POST /hdnotebook/api/workspaces/ID/runs/RUN/cancel      {"reason": "..."} -> cancel_requested event
+    GET  /hdnotebook/api/workspaces/ID/runs/RUN/detail      one child run in full (metrics, output, error, links)
     GET  /hdnotebook/api/workspaces/ID/runs/RUN/steer       the steering log and whether it is paused
     POST /hdnotebook/api/workspaces/ID/runs/RUN/steer       {"action": "pause"|"resume"|"set_limits"|"enqueue"|
                                                             "restart", "args": {...}} -> the driver's answer
@@ -198,6 +199,16 @@ class CancelHandler(_Base):
         self.send(result)
 
 
+class DetailHandler(_Base):
+    @web.authenticated
+    async def get(self, workspace_id: str, run_id: str) -> None:
+        store = self.store(self.workspace(workspace_id))
+        row = self.run_row(store, run_id)
+        if row.parent_id is None:
+            raise web.HTTPError(400, f"{run_id!r} is an experiment run; ask for the detail of one of its children")
+        self.send(await self.blocking(api.run_detail_json, store, row))
+
+
 class SteerHandler(_Base):
     """Steering an experiment run (see :mod:`hdnotebook.steering`): the driver checks and applies it."""
 
@@ -209,8 +220,9 @@ class SteerHandler(_Base):
 
     @web.authenticated
     async def post(self, workspace_id: str, run_id: str) -> None:
-        store = self.store(self.workspace(workspace_id))
-        row = self._parent(store, run_id)
+        found = self.workspace(workspace_id)
+        row = self._parent(self.store(found), run_id)  # read-only: an hdnotebook store with this run
+        store = self.store(found, write=True)
         try:
             body = json.loads(self.request.body or b"{}")
         except ValueError as exc:
@@ -300,6 +312,7 @@ def handlers(base_url: str) -> list[tuple[Any, ...]]:
         (u("api", "workspaces", ws, "runs", run, "metrics") + "/?", MetricsHandler),
         (u("api", "workspaces", ws, "runs", run, "cancel") + "/?", CancelHandler),
         (u("api", "workspaces", ws, "runs", run, "steer") + "/?", SteerHandler),
+        (u("api", "workspaces", ws, "runs", run, "detail") + "/?", DetailHandler),
         (u("api", ".*"), NotFoundHandler),
     ]
 

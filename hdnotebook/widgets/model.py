@@ -37,6 +37,8 @@ from typing import Any
 
 from .._vocab import TERMINAL_STATUSES, RunStatus, best_value, metric_key
 from ..space import expression_from_repr
+from ..run_detail import run_detail
+from ..steering import steering_events
 from ..store import Changes, MetricRow, RunRow, Store
 
 __all__ = ["RunDetailsModel", "apply_message", "curves", "param_axes", "json_number"]
@@ -134,6 +136,7 @@ class RunDetailsModel:
     def _apply(self, changes: Changes) -> dict[str, Any]:
         changed: set[str] = set()
         old_meta, old_primary = self._meta, self.primary
+        self._meta = None  # the steering log may have grown (requests change no row of their own)
         for row in changes.runs:
             if row.id == self.parent_id:
                 self.parent = row
@@ -220,7 +223,8 @@ class RunDetailsModel:
 
     # -- what the views get ----------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
-        """What does not change while the experiment runs: names, goal, space, policy."""
+        """What rarely changes while the experiment runs: names, goal, space, policy, the limits
+        in force, whether it is paused and the steering log (requests and the driver's answers)."""
         if self._meta is None:
             d = self.parent.details if self.parent else {}
             self._meta = {
@@ -230,6 +234,9 @@ class RunDetailsModel:
                 "goal": d.get("goal", "maximize"),
                 "max_total_runs": d.get("max_total_runs"),
                 "max_concurrent_runs": d.get("max_concurrent_runs"),
+                "max_duration_minutes": d.get("max_duration_minutes"),
+                "paused": bool(d.get("paused")),
+                "steering": steering_events(self.store, self.parent_id),
                 "policy": d.get("policy"),
                 "sampling": d.get("sampling"),
                 "axes": param_axes(d.get("space") or {}),
@@ -274,6 +281,17 @@ class RunDetailsModel:
             "warning": d.get("warning"),
             "error": d.get("error"),
         }
+
+    def run_detail(self, run_id: str) -> dict[str, Any]:
+        """What an expanded row shows of one run of this experiment (read when asked, not kept):
+        every metric it logged, parameters, output tail, error and traceback, stop reason, links.
+
+        Raises ``LookupError`` for a run that is not one of this experiment's.
+        """
+        row = self.store.run(run_id)
+        if row is None or row.parent_id != self.parent_id:
+            raise LookupError(f"{run_id!r} is not a run of experiment run {self.parent_id}")
+        return run_detail(self.store, run_id)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a new view needs, as one ``snapshot`` message."""

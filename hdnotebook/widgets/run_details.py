@@ -188,6 +188,13 @@ class RunDetails(anywidget.AnyWidget):
                 self.run.cancel_child(content["run_id"])
         elif kind == "cancel_experiment":
             self.run.cancel()
+        elif kind == "run_detail":  # request/response: {"type", "id", "run_id"} -> {"type", "id", "detail"|"error"}
+            reply: dict[str, Any] = {"type": "run_detail", "id": content.get("id"), "run_id": content.get("run_id")}
+            try:
+                reply["detail"] = self.model.run_detail(str(content.get("run_id")))
+            except LookupError as exc:
+                reply["error"] = str(exc)
+            self.send(reply)
 
     # -- display ---------------------------------------------------------------------------------
     def show(self) -> None:
