@@ -96,7 +96,7 @@ def test_detail_of_script_runs_live_and_finished(tmp_path):
 def logging_trial(x, mode):
     run = Run.get_context()
     run.log("score", x)
-    run.log("lr_schedule", [0.1, 0.01])
+    run.log("note", "first try")
     if mode == "fail":
         raise ValueError(f"bad x {x:.3f}")
 
@@ -113,6 +113,6 @@ def test_widget_answers_a_detail_request_with_its_id(tmp_path):
     assert [m["id"] for m in sent] == [7, 8]
     detail = sent[0]["detail"]
     assert detail["id"] == failed.id and "ValueError: bad x" in detail["traceback"]
-    assert detail["metrics"]["score"] == [failed.get_parameters()["x"]]
+    assert detail["metrics"]["score"] == [failed.get_parameters()["x"]] and detail["metrics"]["note"] == ["first try"]
     assert "error" in sent[1] and "HD_nope_1" in sent[1]["error"]
     widget.close()
