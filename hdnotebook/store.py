@@ -526,7 +526,7 @@ class StoreWriter(threading.Thread):
     #: the longest pause between two tries while the file cannot be written
     RETRY_SECONDS = 2.0
 
-    def __init__(self, path: str, max_pending_rows: int = 250_000) -> None:
+    def __init__(self, path: str, max_pending_rows: int = 100_000) -> None:
         super().__init__(name=f"hdnotebook-store-writer[{os.path.basename(path)}]", daemon=True)
         self.path = path
         self.max_pending_rows = max_pending_rows
@@ -816,7 +816,7 @@ class Store:
     >>> store.wait(ticket)   # returns once that row is committed        # doctest: +SKIP
     """
 
-    def __init__(self, path: str, read_only: bool = False, max_pending_rows: int = 250_000) -> None:
+    def __init__(self, path: str, read_only: bool = False, max_pending_rows: int = 100_000) -> None:
         self.path = os.path.abspath(path)
         self.read_only = read_only
         self.max_pending_rows = max_pending_rows

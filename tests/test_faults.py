@@ -85,6 +85,14 @@ def acked(): return {{f for f in os.listdir(ackdir) if f.startswith("ack-")}}
 '''
 
 
+def _table(case: str, acknowledged: object, stored: object, left: object, recover: object) -> None:
+    """One row of the closing table (written when HDNOTEBOOK_FAULT_TABLE names a file)."""
+    path = os.environ.get("HDNOTEBOOK_FAULT_TABLE")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"| {case} | {acknowledged} | {stored} | {left} | {recover} |\n")
+
+
 def _acks(ackdir: Path) -> dict[str, int]:
     out = {}
     for f in ackdir.glob("ack-*"):
@@ -149,12 +157,16 @@ sys.exit(3)
         assert stored.get(run_id, 0) >= acked, (run_id, acked, stored.get(run_id))
     for run_id in finished:
         assert stored[run_id] == 20000
+    killed = time.monotonic()
     left = _left_running(_trial_pids(ackdir))
     assert not left, f"trial hosts or workers still running after the kernel died: {left}"
     # reopened: the finished trials are Completed, the live ones marked interrupted
     from hdnotebook import Experiment, Workspace
 
     (parent,) = Experiment(Workspace(str(tmp_path / "ws")), "faults").get_runs()
+    _table("SIGKILL of the kernel, 4 trials done + 2 logging", sum(acks.values()),
+           sum(stored.get(r, 0) for r in acks), f"0 of {len(_trial_pids(ackdir))}",
+           f"{time.monotonic() - killed:.1f} s (trial processes gone, experiment reopened)")
     statuses = {c.id: c.get_status() for c in parent.get_children()}
     assert all(statuses[r] == "Completed" for r in finished), statuses
     assert "Running" not in statuses.values() and parent.get_status() == "Failed"
@@ -179,6 +191,8 @@ sys.exit(0 if len(done()) == 4 else 3)
     assert sorted(statuses.values()) == ["Completed"] * 4
     assert conn.execute("SELECT status FROM runs WHERE parent_id IS NULL").fetchone()[0] != "Running"
     assert not _left_running(_trial_pids(tmp_path / "acks"))
+    _table("clean sys.exit(0) right after the work (file copied without -wal)", sum(acks.values()),
+           sum(stored.values()), f"0 of {len(_trial_pids(tmp_path / 'acks'))}", "-")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,6 +228,8 @@ def test_a_lone_surrogate_fails_only_its_own_trial_with_a_clear_message(tmp_path
     assert counts == [200, 200, 200, 200]
     assert [("after" in c.get_metrics()) for c in children] == [True, False, True, True]
     assert run.get_status() == "Completed" and len(Experiment(ws, "surrogates").get_runs()) == 1
+    _table("lone surrogate in a metric name (1 of 4 trials)", "800 (+ 1 refused at log)", sum(counts), 0,
+           "0 (only that trial Failed)")
 
 
 @pytest.mark.slow
@@ -255,6 +271,8 @@ run.wait_for_completion()
     assert sorted(stored.values()) == [6000, 6000, 6000]  # nothing lost: all committed after the fault
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     assert sorted(s for (s,) in conn.execute("SELECT status FROM runs WHERE parent_id IS NOT NULL")) == ["Completed"] * 3
+    _table("full disk (RLIMIT_FSIZE 300 kB) then room again", sum(acks.values()), sum(stored.values()),
+           f"0 of {len(_trial_pids(tmp_path / 'acks'))}", f"{recovered:.2f} s after room came back")
 
 
 def test_a_corrupt_store_names_the_file_and_what_to_do_and_works_once_moved_aside(tmp_path):
@@ -266,8 +284,10 @@ def test_a_corrupt_store_names_the_file_and_what_to_do_and_works_once_moved_asid
     with pytest.raises(StoreError) as info:
         Experiment(Workspace(str(ws)), "x").get_runs()
     assert str(ws / "hdnotebook.sqlite") in str(info.value) and "move it aside" in str(info.value)
+    start = time.monotonic()
     (ws / "hdnotebook.sqlite").rename(ws / "broken.sqlite")
     assert Experiment(Workspace(str(ws)), "x").get_runs() == []
+    _table("corrupt store file", 0, 0, 0, f"{time.monotonic() - start:.2f} s after moving it aside")
 
 
 def _can_mount_read_only() -> bool:
@@ -304,6 +324,7 @@ def test_a_checkpointed_workspace_reads_from_read_only_media(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.split() == ["Completed", "6000", "StoreError", "True"], out.stderr[-3000:]
     assert not (ws / "hdnotebook.sqlite-wal").exists()
+    _table("checkpointed workspace on read-only media", 6000, "6000 read back", 0, "- (writes: StoreError)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,9 +358,12 @@ def test_32_clients_at_once_and_an_idle_connection_hold_up_nobody(monkeypatch):
             t.join(30)
         assert sorted(results, key=str) == sorted((("ok", f"r{i}") for i in range(32)), key=str)
         assert time.monotonic() - start < 20
+        took = time.monotonic() - start
         time.sleep(1.5)  # the idle connection was dropped after its handshake time
         idle.settimeout(2)
         assert idle.recv(1) == b""
+        _table("32 channel clients at once + 1 idle connection", "32 requests", "32 replies", 0,
+               f"{took:.2f} s for all 32; idle one dropped after 1 s")
     finally:
         idle.close()
         server.close()
@@ -429,6 +453,8 @@ def test_a_grandchild_ignoring_sigterm_dies_with_its_trial(tmp_path):
     grandchildren = _pids(Path(pidfiles["wait"])) | _pids(Path(pidfiles["leave"]))
     assert len(grandchildren) == 2
     assert not _left_running(grandchildren), "a grandchild outlived its trial"
+    _table("grandchild ignoring SIGTERM (1 canceled trial, 1 completed leaving it)", "-", "-",
+           f"0 of {len(grandchildren)}", "-")
     statuses = sorted((c.get_details()["parameters"]["mode"], c.get_status()) for c in run.get_children())
     assert statuses == [("leave", "Completed"), ("wait", "Canceled")]
 
@@ -470,6 +496,8 @@ def test_a_host_whose_worker_was_killed_ends_itself_and_logs_nothing_more(tmp_pa
     count = len(child.get_metrics()["loss"])
     time.sleep(1.0)
     assert len(child.get_metrics()["loss"]) == count < 4000  # nothing more arrived after the kill
+    _table("loky worker SIGKILLed under a logging trial", "-", f"{count} (none after the kill)", "0 of 1 host",
+           "its run Failed (worker lost)")
 
 
 def leaky_trial(step, outdir):
@@ -526,6 +554,8 @@ def test_nothing_a_trial_sets_in_its_host_reaches_the_next_trial(tmp_path):
     children = {c.get_details()["parameters"]["step"]: c for c in run.get_children()}
     assert all(c.get_status() == "Completed" for c in children.values())
     assert "leak" not in children[3].get_metrics()  # the leftover thread never logged into trial 3
+    _table("host state leaks (cwd, env, RLIMIT_NOFILE, SIGUSR1, a leftover thread)", "-",
+           "0 values of trial 2's thread under trial 3", 0, "host reset (trial 1), retired (trial 3)")
 
 
 def test_a_function_trials_output_is_kept_in_its_run(tmp_path):
