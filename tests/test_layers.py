@@ -65,12 +65,13 @@ MODULES = _modules()
 
 
 def _longest(name: str, table: dict[str, object]) -> str | None:
+    """The longest dotted prefix of ``name`` in ``table`` (``""``, the package itself, only for itself)."""
     parts = name.split(".") if name else []
-    for i in range(len(parts), -1, -1):
+    for i in range(len(parts), 0, -1):
         prefix = ".".join(parts[:i])
         if prefix in table:
             return prefix
-    return None
+    return "" if name == "" and "" in table else None
 
 
 def _imports(name: str, path: pathlib.Path) -> list[tuple[int, str]]:
