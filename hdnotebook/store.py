@@ -125,8 +125,9 @@ def encode_value(value: Any, name: str = "value") -> tuple[int, float | None, st
     """``(kind, value, text)`` for a logged value, or a ``TypeError`` naming what cannot be stored.
 
     Storable: ``bool`` and ``numpy.bool_``; ints of any size (``10**400`` too); floats incl. NaN and
-    infinities; numpy scalars and 0-d arrays of those; ``None``; ``str`` (valid Unicode). Lists and
-    arrays go through ``run.log_list``; complex numbers and other objects are refused.
+    infinities; numpy scalars, 0-d arrays and 0-d tensors (anything with ``shape == ()`` and
+    ``.item()``) of those; ``None``; ``str`` (valid Unicode). Lists and arrays go through
+    ``run.log_list``; complex numbers and other objects are refused.
 
     >>> encode_value(0.5), encode_value(True), encode_value(None), encode_value("nan")
     ((0, 0.5, None), (4, 1.0, None), (3, None, None), (1, None, 'nan'))
@@ -145,19 +146,10 @@ def encode_value(value: Any, name: str = "value") -> tuple[int, float | None, st
         return ValueKind.TEXT, None, value
     if value is None:
         return ValueKind.NONE, None, None
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None and getattr(value, "shape", None) == ():  # numpy scalar or 0-d array
-        kind = dtype.kind
-        if kind == "b":
-            return ValueKind.BOOL, float(bool(value)), None
-        if kind in "iu":
-            return _encode_int(int(value))
-        if kind == "f":
-            return encode_value(float(value), name)
-        if kind == "U":
-            return encode_value(str(value), name)
-        if kind == "c":
-            raise TypeError(_complex_message(value, name))
+    if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):
+        item = value.item()  # numpy scalars, 0-d arrays, 0-d torch/jax tensors: their Python value
+        if type(item) is not type(value):
+            return encode_value(item, name)
     if isinstance(value, bool):
         return ValueKind.BOOL, float(value), None
     if isinstance(value, numbers.Integral):

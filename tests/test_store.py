@@ -54,11 +54,25 @@ def test_one_batch_and_one_write_at_a_time_store_the_same_rows(tmp_path):
     assert rows[0][0].status == "Completed" and rows[0][0].details["pid"] == 7
 
 
+class _Tensor0d:
+    """What a 0-d torch tensor looks like to run.log: a dtype without numpy's .kind, shape (), .item()."""
+
+    dtype = object()
+    shape = ()
+
+    def __init__(self, value):
+        self.value = value
+
+    def item(self):
+        return self.value
+
+
 VALUES = [
     (0.5, 0.5), (3, 3), (-7, -7), (10**400, 10**400), (-(10**400), -(10**400)), (2**60 + 1, 2**60 + 1),
     (True, True), (False, False), (np.bool_(True), True), (np.float32(0.25), 0.25), (np.int64(9), 9),
     (np.array(1.5), 1.5), (np.array(4), 4), (None, None), ("nan", "nan"), ("None", "None"), ("", ""),
-    ("héllo ☃", "héllo ☃"), (math.inf, math.inf), (-math.inf, -math.inf),
+    ("héllo ☃", "héllo ☃"), (math.inf, math.inf), (-math.inf, -math.inf), (_Tensor0d(0.75), 0.75),
+    (_Tensor0d(True), True), (np.str_("text"), "text"),
 ]
 
 
