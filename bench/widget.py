@@ -8,6 +8,7 @@ change: build and encode a full snapshot (``RunDetailsModel.snapshot()``).
 
     python bench/widget.py                      # 1000 runs x 100 intervals, 50 updates
     python bench/widget.py --runs 200 --intervals 50 --updates 20
+    python bench/widget.py --browser            # + JupyterLab in headless Chromium, streaming
 
 What a displayed RunDetails costs a saved notebook: ``--notebook`` executes the same small
 experiment notebook twice with nbclient (as ``jupyter nbconvert --execute`` would, widget state
@@ -26,6 +27,15 @@ of ipywidgets (tests/test_wheel.py asserts both stay under 1.5 MB).
 
 The browser render time at this size is measured by tests/test_widget_browser.py
 (``test_render_time_1000_runs_x_100_intervals``), which uses :func:`fill_store` from here.
+
+``--browser`` measures the front end in a real JupyterLab 4 driven by headless Chromium (the test
+helpers in ``tests/browser/``): the store holds RUNS runs of which ``--running`` are still running
+(half their intervals logged); a notebook shows ``RunDetails``; then this process appends one value
+per second to every running run for ``--stream`` seconds, as trials would. Reported: widget shown ->
+first full draw; each incremental draw (JavaScript time, and time until the next frame is painted);
+how busy the page's main thread was while streaming (Chrome's TaskDuration over wall time); and how
+many draws were full redraws. Targets (issue 14): first draw <= 1.5 s, an update <= 100 ms, main
+thread <= 20 % busy.
 """
 
 from __future__ import annotations
@@ -45,10 +55,11 @@ SPACE = {"learning_rate": "loguniform(-6, -1)", "batch_size": "choice(16, 32, 64
 
 
 def fill_store(path: str, runs: int = 1000, intervals: int = 100, status: str = "Running",
-               seed: int = 0) -> str:
+               seed: int = 0, running: int = 0) -> str:
     """Write an experiment of ``runs`` x ``intervals`` into the store at ``path``; its parent id.
 
-    About a third of the runs are "stopped early" (Canceled by a policy after 10..60 intervals).
+    About a third of the runs are "stopped early" (Canceled by a policy after 10..60 intervals); the
+    last ``running`` runs are still Running, with half their intervals logged.
     """
     from hdnotebook.store import Store
 
@@ -66,8 +77,9 @@ def fill_store(path: str, runs: int = 1000, intervals: int = 100, status: str = 
         lr = math.exp(rng.uniform(-6, -1))
         params = {"learning_rate": lr, "batch_size": rng.choice([16, 32, 64, 128]),
                   "optimizer": rng.choice(["sgd", "adam", "rmsprop"]), "dropout": rng.uniform(0, 0.5)}
-        stopped = rng.random() < 0.33
-        length = rng.randint(10, 60) if stopped else intervals
+        live = n >= runs - running
+        stopped = not live and rng.random() < 0.33
+        length = rng.randint(10, 60) if stopped else intervals // 2 if live else intervals
         start = t0 + n * 3
         ceiling = 0.7 + 0.25 * rng.random()
         details = {"arguments": [], "gpus": []}
@@ -75,8 +87,8 @@ def fill_store(path: str, runs: int = 1000, intervals: int = 100, status: str = 
             details["stop"] = {"policy": "MedianStoppingPolicy", "interval": length, "value": 0.5, "threshold": 0.6,
                                "reason": f"MedianStoppingPolicy: below the median at interval {length}"}
         store.insert_run(id=rid, experiment="bench", parent_id=pid, number=n,
-                         status="Canceled" if stopped else "Completed", created=start, started=start,
-                         ended=start + length, params=params, details=details)
+                         status="Running" if live else "Canceled" if stopped else "Completed", created=start,
+                         started=start, ended=None if live else start + length, params=params, details=details)
         rows = []
         for k in range(length):
             acc = ceiling * (1 - math.exp(-(k + 1) / 15)) + rng.gauss(0, 0.005)
@@ -127,10 +139,16 @@ def executed_notebook(folder: str, last_cell: str, timeout: float = 180.0) -> tu
 
 
 def widget_esm_states(nb: dict) -> list[str]:
-    """The ES modules (``_esm``) stored in a saved notebook's widget state, one per widget model."""
+    """The front-end modules stored in a saved notebook's widget state, one per widget model: the
+    bundle (``_bundle``, which RunDetails' small ``_esm`` loader imports), else ``_esm``."""
     state = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
-    return [m["state"]["_esm"] for m in state.get("state", {}).values()
-            if isinstance(m.get("state", {}).get("_esm"), str)]
+    out = []
+    for m in state.get("state", {}).values():
+        st = m.get("state", {})
+        module = st.get("_bundle") or st.get("_esm")
+        if isinstance(module, str):
+            out.append(module)
+    return out
 
 
 def notebook_sizes() -> dict:
@@ -167,6 +185,118 @@ def print_notebook_sizes(sizes: dict) -> None:
           f"widget state: {', '.join(f'{b / mb:.2f} MB' for b in sizes['widget_esm_bytes']) or 'none'})")
 
 
+def curve_value(n: int, k: int) -> float:
+    """The accuracy a streamed run logs at interval ``k`` (a smooth rising curve per run)."""
+    return (0.7 + 0.25 * ((n * 7919) % 100) / 100) * (1 - math.exp(-(k + 1) / 15))
+
+
+def stream(path: str, pid: str, seconds: float, per_second: float = 1.0) -> int:
+    """Append a value to every running run of ``pid`` ``per_second`` times a second; values written."""
+    from hdnotebook.store import Store
+
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    numbers = dict(con.execute("SELECT id, number FROM runs WHERE parent_id = ? AND status = 'Running'", (pid,)))
+    steps = {rid: con.execute("SELECT COUNT(*) FROM metrics WHERE run_id = ? AND name = 'accuracy'", (rid,)).fetchone()[0]
+             for rid in numbers}
+    con.close()
+    store = Store(path)
+    written = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        tick = time.monotonic()
+        now = time.time()
+        rows = []
+        for rid, k in steps.items():
+            acc = curve_value(numbers[rid], k)
+            rows += [(rid, "accuracy", k, acc, None, now), (rid, "loss", k, 1 - acc, None, now)]
+            steps[rid] = k + 1
+        store.add_metrics(rows)
+        store.flush()
+        written += len(rows) // 2
+        time.sleep(max(0.0, 1.0 / per_second - (time.monotonic() - tick)))
+    return written
+
+
+def browser(args: argparse.Namespace) -> None:
+    """The front end at scale in JupyterLab + headless Chromium (see the module docstring)."""
+    import threading
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo / "tests"))
+    from browser.jupyter import JupyterServer, chromium, open_notebook, run_all_cells, screenshot, write_notebook
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = JupyterServer(Path(tmp), app="lab")
+        server.root.mkdir(parents=True, exist_ok=True)
+        path = str(server.root / "ws" / "hdnotebook.sqlite")
+        pid = fill_store(path, args.runs, args.intervals, status="Running", running=args.running)
+        cell = ("from hdnotebook.store import Store\nfrom hdnotebook.experiment_run import HyperDriveRun\n"
+                "from hdnotebook import RunDetails\n"
+                f"run = HyperDriveRun(Store({path!r}), {pid!r})\nRunDetails(run)")
+        write_notebook(server.root / "bench.ipynb", [cell])
+        with server, chromium() as b:
+            page = b.new_page(viewport={"width": 1280, "height": 1800})
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            open_notebook(page, server, "bench.ipynb")
+            page.evaluate("""() => { window.__hd = {}; new MutationObserver(() => {
+                const el = document.querySelector('.hdnotebook-rundetails');
+                if (el && !window.__hd.shown) window.__hd.shown = performance.now();
+                if (el && el.dataset.draws && !window.__hd.drawn) window.__hd.drawn = performance.now();
+              }).observe(document.body, {subtree: true, childList: true, attributes: true}); }""")
+            run_all_cells(page)
+            page.wait_for_function(
+                "() => { const el = document.querySelector('.hdnotebook-rundetails');"
+                f" return el && el.dataset.runs === '{args.runs}' && Number(el.dataset.draws) >= 1; }}",
+                timeout=180_000)
+            first = page.evaluate("() => window.__hd")
+            page_first = page.evaluate("() => document.querySelector('.hdnotebook-rundetails').hdDrawLog[0]")
+            page.wait_for_timeout(2000)  # let the page settle
+
+            def metric(name: str) -> float:
+                return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == name)
+
+            idle0, iwall0 = metric("TaskDuration"), time.monotonic()
+            page.wait_for_timeout(5000)  # the same page, nothing streaming: the baseline
+            idle_busy = (metric("TaskDuration") - idle0) / (time.monotonic() - iwall0)
+            before = page.evaluate("() => document.querySelector('.hdnotebook-rundetails').hdDrawLog.length")
+            task0, wall0 = metric("TaskDuration"), time.monotonic()
+            writer = threading.Thread(target=lambda: setattr(writer, "n", stream(path, pid, args.stream)))
+            writer.start()
+            writer.join()
+            page.wait_for_timeout(1000)
+            task1, wall1 = metric("TaskDuration"), time.monotonic()
+            log = page.evaluate(f"() => document.querySelector('.hdnotebook-rundetails').hdDrawLog.slice({before})")
+            screenshot(page, "rundetails-bench-browser.png")
+    updates = [d for d in log if not d["full"]]
+    full = [d for d in log if d["full"]]
+    js = sorted(d["ms"] for d in updates) or [float("nan")]
+    painted = sorted(d["painted"] for d in updates if d["painted"] is not None) or [float("nan")]
+
+    def pct(xs: list[float], p: float) -> float:
+        return xs[min(len(xs) - 1, int(p * (len(xs) - 1) + 0.5))]
+
+    busy = (task1 - task0) / (wall1 - wall0)
+    print(f"RunDetails in JupyterLab (headless Chromium): {args.runs} runs x {args.intervals} intervals, "
+          f"{args.running} running, streaming {getattr(writer, 'n', 0)} values over {args.stream:.0f} s")
+    print(f"  widget shown -> first full draw:  {first['drawn'] - first['shown']:7.0f} ms   (target <= 1500)")
+    print(f"  incremental draw, JS (median/p95/max): {pct(js, .5):6.1f} / {pct(js, .95):6.1f} / {js[-1]:6.1f} ms   "
+          f"until painted {pct(painted, .5):6.1f} / {pct(painted, .95):6.1f} / {painted[-1]:6.1f} ms   (target <= 100)")
+    print(f"  draws while streaming: {len(log)} ({len(full)} full redraws); curves "
+          f"{ {k: sum(d['curves'] == k for d in log) for k in ('extended', 'redrawn', 'unchanged', '')} }")
+    for name in ("parcoords", "table", "curves", "time"):
+        xs = sorted(d["parts"].get(name, 0) for d in updates) or [float("nan")]
+        fs = sorted(d["parts"].get(name, 0) for d in full) or [float("nan")]
+        print(f"    {name:10s} median {pct(xs, .5):6.1f} ms in updates, {pct(fs, .5):6.1f} ms in full redraws")
+    first_parts = page_first.get("parts") if page_first else None
+    print(f"  first draw by part (ms): {first_parts}")
+    print(f"  main thread busy while streaming: {100 * busy:5.1f} %   (target <= 20 %); the same page idle before: "
+          f"{100 * idle_busy:4.1f} %; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1000)
@@ -175,10 +305,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--notebook", action="store_true",
                         help="measure the bundle and a saved notebook with and without RunDetails instead")
     parser.add_argument("--json", action="store_true", help="with --notebook: print the figures as JSON")
+    parser.add_argument("--browser", action="store_true", help="measure the front end in JupyterLab + Chromium")
+    parser.add_argument("--running", type=int, default=20, help="--browser: runs still running")
+    parser.add_argument("--stream", type=float, default=20.0, help="--browser: seconds of streaming")
     args = parser.parse_args(argv)
     if args.notebook:
         sizes = notebook_sizes()
         print(json.dumps(sizes)) if args.json else print_notebook_sizes(sizes)
+        return
+    if args.browser:
+        browser(args)
         return
 
     from hdnotebook.store import Store

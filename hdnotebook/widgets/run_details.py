@@ -66,8 +66,48 @@ export default { render({ el }) {
 """
 
 
-def _front_end() -> Any:
-    return BUNDLE if BUNDLE.is_file() else _MISSING_BUNDLE
+#: the ES module anywidget loads: a few lines that load the bundle (synced as ``_bundle``) in the
+#: background. anywidget gives a module 2 s to load and initialize, and a model that misses it gets no
+#: message ever after; the bundle (plotly inside) takes longer than that to compile on a busy machine.
+#: Messages that come meanwhile wait in a queue and are handed to the bundle's ``initialize``.
+_LOADER = """
+const modules = new Map();
+function load(model) {
+  const src = model.get("_bundle");
+  let p = modules.get(src);
+  if (!p) {
+    const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+    p = import(url).then((m) => m.default);
+    modules.set(src, p);
+  }
+  return p;
+}
+const ready = new WeakMap();
+export default {
+  initialize({ model }) {
+    const queue = [];
+    const hold = (msg, buffers) => queue.push([msg, buffers]);
+    model.on("msg:custom", hold);
+    const done = load(model).then((widget) => {
+      model.off("msg:custom", hold);
+      return widget.initialize({ model, queued: queue });
+    });
+    ready.set(model.get("_snapshot"), done);
+  },
+  async render(ctx) {
+    await (ready.get(ctx.model.get("_snapshot")) || Promise.resolve());
+    const widget = await load(ctx.model);
+    return widget.render(ctx);
+  },
+};
+"""
+
+
+def _front_end() -> tuple[str, str]:
+    """(``_esm``, ``_bundle``): the loader and the bundle, or a module saying it is not built."""
+    if BUNDLE.is_file():
+        return _LOADER, BUNDLE.read_text(encoding="utf-8")
+    return _MISSING_BUNDLE, ""
 
 
 class RunDetails(anywidget.AnyWidget):
@@ -86,7 +126,9 @@ class RunDetails(anywidget.AnyWidget):
         >>> w.height = 400               # taller charts in every view  # doctest: +SKIP
     """
 
-    _esm = _front_end()
+    _esm = _front_end()[0]
+    #: the front end's bundle (see ``_LOADER``)
+    _bundle = traitlets.Unicode("").tag(sync=True)
 
     #: everything so far (a ``snapshot`` message); the front end starts from it
     _snapshot = traitlets.Dict().tag(sync=True)
@@ -111,7 +153,7 @@ class RunDetails(anywidget.AnyWidget):
         self._send_lock = threading.RLock()
         with self._send_lock:
             snapshot = self.model.snapshot()
-        super().__init__(_snapshot=snapshot, _rest=self._rest_target(store), **kwargs)
+        super().__init__(_snapshot=snapshot, _rest=self._rest_target(store), _bundle=_front_end()[1], **kwargs)
         self._snapshot_at = time.monotonic()
         self._displayed_at = -1e18
         self._display_ids: list[str] = []  # displays made before the experiment ended
@@ -207,7 +249,7 @@ class RunDetails(anywidget.AnyWidget):
         """The view state now (what a freshly loaded view shows)."""
         return apply_message({}, self.model.snapshot())
 
-    def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _mime_bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
         bundle = super()._repr_mimebundle_()
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle or {}, {})
         state = self.state()
@@ -218,7 +260,7 @@ class RunDetails(anywidget.AnyWidget):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         self._displayed_at = time.monotonic()
-        return self._bundle()
+        return self._mime_bundle()
 
     def _ipython_display_(self) -> None:
         """Display with a display id while the experiment runs, so the static fallback of saved
@@ -226,7 +268,7 @@ class RunDetails(anywidget.AnyWidget):
         from IPython.display import display
 
         self._displayed_at = time.monotonic()
-        data, metadata = self._bundle()
+        data, metadata = self._mime_bundle()
         if self.model.terminal:
             display(data, metadata=metadata, raw=True)
             return
@@ -254,7 +296,7 @@ class RunDetails(anywidget.AnyWidget):
                 return
             from IPython.display import update_display
 
-            data, metadata = self._bundle()
+            data, metadata = self._mime_bundle()
             for display_id in self._display_ids:
                 update_display(data, metadata=metadata, raw=True, display_id=display_id)
         except Exception:

@@ -31,7 +31,9 @@ export function baseLayout(title, height, theme, width) {
   return layout;
 }
 
-// which runs stand out: the best N by their best value (goal-aware), and how each is coloured
+// which runs stand out: the best N by their best value (goal-aware), and how each is coloured. With
+// many runs the colour scale spans the runs that ended (their values no longer move), so a new point
+// of a running run does not recolour every curve
 export function curveColouring(state) {
   const meta = state.meta || { goal: "maximize" };
   const rows = state.order.map((id) => state.runs[id]);
@@ -39,7 +41,8 @@ export function curveColouring(state) {
   const sign = meta.goal === "minimize" ? 1 : -1;
   const ranked = scored.slice().sort((a, b) => sign * (a.best - b.best));
   const byMetric = rows.length > PALETTE.length;
-  const values = scored.map((r) => r.best);
+  const ended = scored.filter((r) => r.status !== "Running");
+  const values = (ended.length >= 2 ? ended : scored).map((r) => r.best);
   return {
     byMetric,
     top: new Set(ranked.slice(0, byMetric ? BEST_N : 1).map((r) => r.id)),
@@ -64,7 +67,9 @@ function lineStyle(row, state, selected, colouring, theme) {
   if (row.id === selected) return { key: "selected", color: theme.selected, width: 4, opacity: 1, dash };
   const color = runColor(row, colouring, theme);
   if (colouring.top.has(row.id)) return { key: "best", color, width: 3.5, opacity: 1, dash };
-  if (row.status === "Running") return { key: "running", color, width: 2.5, opacity: 1, dash };
+  if (row.status === "Running") {
+    return { key: "running", color: colouring.byMetric ? STATUS_COLORS.Running : color, width: 2.5, opacity: 1, dash };
+  }
   const faint = colouring.byMetric ? 0.35 : 0.8;
   if (row.status === "Failed") return { key: "failed", color: STATUS_COLORS.Failed, width: 1.2, opacity: faint, dash };
   return { key: row.stopped_early || row.status === "Canceled" ? "stopped" : "normal", color, width: 1.2,
@@ -92,9 +97,9 @@ function oneTrace(l, hovertemplate) {
   };
 }
 
-function linesToTraces(lines, hovertemplate) {
+function linesToTraces(lines, hovertemplate, merge = lines.length > MAX_TRACES) {
   lines.sort((a, b) => Z[a.style.key] - Z[b.style.key]);
-  if (lines.length <= MAX_TRACES) return lines.map((l) => oneTrace(l, hovertemplate));
+  if (!merge) return lines.map((l) => oneTrace(l, hovertemplate));
   const groups = new Map();
   const own = [];
   for (const l of lines) {
@@ -123,29 +128,102 @@ export function robustRange(values) {
   const q = (p) => v[Math.min(v.length - 1, Math.max(0, Math.round(p * (v.length - 1))))];
   const lo = q(0.02), hi = q(0.98);
   if (!(hi > lo) || (v[0] >= lo - (hi - lo) * 0.5 && v[v.length - 1] <= hi + (hi - lo) * 0.5)) return null;
-  const pad = (hi - lo) * 0.08;
-  return [lo - pad, hi + pad];
+  // rounded outwards to a step of about a twentieth of the span, so new points rarely move it (a
+  // moved range is a full redraw; an unmoved one lets new points extend their traces)
+  const span = hi - lo;
+  const step = Math.pow(10, Math.floor(Math.log10(span / 20)));
+  return [Math.floor((lo - span * 0.05) / step) * step, Math.ceil((hi + span * 0.05) / step) * step];
 }
 
-// `only`: a Set of the run ids to draw (the brushed runs), or null for all
-export function learningCurves(state, metric, selected, height, theme, width, only = null) {
+// `only`: a Set of the run ids to draw (the brushed runs), or null for all. `cache` (an object the
+// caller keeps): with many runs, the background traces are rebuilt only when a run in them changed.
+export function learningCurves(state, metric, selected, height, theme, width, only = null, cache = {}) {
   const lines = [];
   const colouring = curveColouring(state);
-  const all = [];
+  const many = state.order.length > MAX_TRACES;
+  const bgKey = [];
+  let all = [];
   state.order.forEach((id) => {
     if (only && !only.has(id) && id !== selected) return;
     const values = (state.series[id] || {})[metric];
     if (!values || !values.length) return;
     const row = state.runs[id];
-    for (const v of values) all.push(v);
-    lines.push({ id, x: values.map((_, k) => k + 1), y: values, text: hoverText(row, state), style: lineStyle(row, state, selected, colouring, theme) });
+    const style = lineStyle(row, state, selected, colouring, theme);
+    if (many && !OWN.has(style.key)) { // a background line: its points are built only if the background changed
+      bgKey.push(`${id}:${values.length}:${style.key}:${style.color}:${style.dash}`);
+      lines.push({ id, values, row, style, lazy: true });
+      return;
+    }
+    lines.push({ id, x: values.map((_, k) => k + 1), y: values, text: hoverText(row, state), style });
   });
+  const key = `${metric}|${width}|${height}|${theme.font}|${bgKey.join(",")}`;
+  const reuse = many && cache.key === key;
+  for (const l of lines) {
+    if (!l.lazy) { for (const v of l.y) all.push(v); continue; }
+    if (reuse) continue;
+    l.x = l.values.map((_, k) => k + 1);
+    l.y = l.values;
+    l.text = hoverText(l.row, state);
+    for (const v of l.y) all.push(v);
+  }
+  // the y range: with a reused background, its range stands unless a running run leaves it
+  let range;
+  if (reuse) {
+    const lo = all.length ? Math.min(...all.filter(Number.isFinite)) : Infinity;
+    const hi = all.length ? Math.max(...all.filter(Number.isFinite)) : -Infinity;
+    range = cache.range && lo >= cache.range[0] && hi <= cache.range[1] ? cache.range : undefined;
+    if (range === undefined) all = all.concat(cache.values);
+  }
   const layout = baseLayout(`Learning curves: ${metric}`, height, theme, width);
   layout.xaxis = { ...layout.xaxis, title: { text: "interval", font: { color: theme.font } }, zeroline: false };
   layout.yaxis = { ...layout.yaxis, title: { text: metric, font: { color: theme.font } }, zeroline: false, tickformat: ".4~g" };
-  const range = robustRange(all);
+  if (range === undefined) range = robustRange(all) || (many ? paddedRange(all) : null);
   if (range) layout.yaxis.range = range;
-  return { data: linesToTraces(lines, "%{text}<br>interval %{x}: %{y:.4~g}<extra></extra>"), layout, colouring };
+  const hover = "%{text}<br>interval %{x}: %{y:.4~g}<extra></extra>";
+  if (lines.length <= MAX_TRACES) return { data: linesToTraces(lines, hover), layout, colouring, overlay: [] };
+  // many runs: the runs that ended are plotly traces (merged by style), drawn again only when the
+  // layout changes; the selected, best and running runs go on a light SVG overlay (overlayPaths) that
+  // is redrawn on every update. The axes get fixed ranges so both agree.
+  const overlay = lines.filter((l) => OWN.has(l.style.key)).sort((a, b) => Z[a.style.key] - Z[b.style.key]);
+  layout.xaxis.range = [1, Math.max(2, ...lines.map((l) => (l.x || l.values).length))];
+  cache.range = range;
+  if (!reuse) {
+    const background = lines.filter((l) => !OWN.has(l.style.key));
+    cache.key = key;
+    cache.data = linesToTraces(background, hover, true);
+    cache.values = background.flatMap((l) => l.y);
+  }
+  return { data: cache.data, layout, colouring, overlay };
+}
+
+function paddedRange(values) {
+  const v = values.filter((x) => typeof x === "number" && isFinite(x));
+  if (!v.length) return [0, 1];
+  let lo = Math.min(...v), hi = Math.max(...v);
+  if (!(hi > lo)) { lo -= 0.5; hi += 0.5; }
+  const span = hi - lo;
+  const step = Math.pow(10, Math.floor(Math.log10(span / 20)));
+  return [Math.floor((lo - span * 0.05) / step) * step, Math.ceil((hi + span * 0.05) / step) * step];
+}
+
+const DASHARRAY = { solid: "", dot: "2,3", dash: "6,3" };
+
+// The overlay lines as SVG path attributes in the pixels of a drawn plotly chart (its _fullLayout):
+// [{id, d, stroke, width, dasharray, opacity, title}]
+export function overlayPaths(lines, fullLayout) {
+  const xa = fullLayout.xaxis, ya = fullLayout.yaxis;
+  return lines.map((l) => {
+    let d = "", pen = "M";
+    for (let k = 0; k < l.x.length; k++) {
+      const y = l.y[k];
+      if (y === null || y === undefined || !isFinite(y)) { pen = "M"; continue; }
+      d += `${pen}${xa.l2p(l.x[k]).toFixed(1)},${ya.l2p(y).toFixed(1)}`;
+      pen = "L";
+    }
+    if (l.x.length === 1 && d) d += "h0.01"; // a single point still shows (round caps)
+    return { id: l.id, d, stroke: l.style.color, width: l.style.width, dasharray: DASHARRAY[l.style.dash || "solid"] || "",
+      opacity: l.style.opacity, title: String(l.text).replace(/<br>/g, "\n").replace(/<[^>]+>/g, "") };
+  });
 }
 
 // ---- parallel coordinates -------------------------------------------------------------------

@@ -10,7 +10,7 @@
 import { CSS } from "./style.js";
 import { TERMINAL, applyMessage, createState, fmt, fmtSeconds, metricNames, nowServer, shortId } from "./state.js";
 import { renderTable, tickDurations } from "./table.js";
-import { BEST_N, VIRIDIS, brushFromPos, curveColouring, learningCurves, metricOverTime, parallelCoordinates, runColor } from "./charts.js";
+import { BEST_N, VIRIDIS, brushFromPos, curveColouring, learningCurves, metricOverTime, overlayPaths, parallelCoordinates, runColor } from "./charts.js";
 import { STATUS_COLORS, readTheme, watchTheme } from "./theme.js";
 
 // plotly is bundled in, but evaluated only when the first chart is drawn: anywidget gives a module
@@ -22,6 +22,11 @@ function loadPlotly() {
 }
 
 const MIN_DRAW_MS = 250; // at most 4 redraws a second, however fast messages come
+// while runs stream, the parallel coordinates and the time chart follow every 3 s at most, and the page
+// stays idle 8x as long as they took (they are dear with many runs; the table and curves follow at once)
+const SECONDARY_MS = 3000;
+const SECONDARY_IDLE = 8;
+const SVG_NS = "http://www.w3.org/2000/svg";
 const IDLE_PER_DRAW = 4; // and the page idle 4x as long as a draw took: the main thread <= 20 % busy
 const PLOT_CONFIG = { displaylogo: false, responsive: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
@@ -66,8 +71,10 @@ function createShared(model) {
   return shared;
 }
 
-function initialize({ model }) {
+// `queued`: custom messages that came while this bundle loaded (the loader in run_details.py held them)
+function initialize({ model, queued = [] }) {
   const shared = createShared(model);
+  for (const [msg] of queued) shared.onMessage(msg);
   return () => {
     model.off("change:_snapshot", shared.adopt);
     model.off("msg:custom", shared.onMessage);
@@ -116,7 +123,7 @@ function skeleton(el) {
       <button class="hd-cancel-run" disabled title="select a running run in the table">Cancel selected run</button>
       <button class="hd-cancel-exp" disabled>Cancel experiment</button>
       <span class="hd-cancel-note" role="status"></span>
-      <span class="hd-shown"></span>
+      <span class="hd-shown"></span> <button class="hd-show-all" hidden></button>
     </div>
     <div class="hd-table-wrap"><table class="hd-table" aria-label="runs"></table></div>
     <div class="hd-charts">
@@ -130,7 +137,7 @@ function skeleton(el) {
   return {
     title: q(".hd-title"), bar: q(".hd-bar"), progress: q(".hd-progress-text"), stats: q(".hd-stats"), warning: q(".hd-warning"),
     filter: q(".hd-filter"), metric: q(".hd-metric"), cancelRun: q(".hd-cancel-run"), cancelExp: q(".hd-cancel-exp"),
-    cancelNote: q(".hd-cancel-note"), shown: q(".hd-shown"), table: q(".hd-table"), charts: q(".hd-charts"),
+    cancelNote: q(".hd-cancel-note"), shown: q(".hd-shown"), showAll: q(".hd-show-all"), table: q(".hd-table"), charts: q(".hd-charts"),
     curves: q(".hd-curves"), parcoords: q(".hd-parcoords"), time: q(".hd-time"), legend: q(".hd-legend"),
     brushNote: q(".hd-brush-note"),
   };
@@ -217,6 +224,37 @@ function render({ model, el }) {
   let pending = { runs: new Set(), points: new Set(), full: true };
   const drawn = new Map(); // chart div -> {sig, fig}
   let rest = null; // the REST cancel: null = not tried yet, true = reachable, false = not
+  let lastSecondary = 0;
+  let lastUpdateMs = 0; // how long the last incremental draw took
+  let lastSecondaryMs = 0; // how long the secondary charts took last time
+  let lastStatus = ""; // the experiment's status at the last draw
+  const curvesCache = {}; // many runs: the background traces of the learning curves
+  let secondaryTimer = null;
+  const secondaryRuns = new Set(); // runs changed since the secondary charts were last drawn
+  let overlayLines = []; // many runs: the selected, best and running runs, drawn over the curves
+
+  // the overlay of the learning curves: an SVG over plotly's plot area, in its axes' pixels
+  function drawOverlay() {
+    const fl = ui.curves._fullLayout;
+    let svg = ui.curves.querySelector("svg.hd-overlay");
+    if (!overlayLines.length || !fl || !fl._size) { if (svg) svg.remove(); return; }
+    if (!svg) {
+      svg = document.createElementNS(SVG_NS, "svg");
+      svg.setAttribute("class", "hd-overlay");
+      ui.curves.style.position = "relative";
+      ui.curves.appendChild(svg);
+    }
+    const size = fl._size;
+    Object.assign(svg.style, { left: `${size.l}px`, top: `${size.t}px`, width: `${size.w}px`, height: `${size.h}px` });
+    svg.innerHTML = overlayPaths(overlayLines, fl).map((p) =>
+      `<path data-run="${esc(p.id)}" d="${p.d}" stroke="${p.stroke}" stroke-width="${p.width}" stroke-opacity="${p.opacity}"` +
+      `${p.dasharray ? ` stroke-dasharray="${p.dasharray}"` : ""}><title>${esc(p.title)}</title></path>`).join("");
+    svg.dataset.lines = String(overlayLines.length);
+  }
+  ui.curves.addEventListener("click", (ev) => {
+    const path = ev.target.closest && ev.target.closest("svg.hd-overlay path[data-run]");
+    if (path) select(path.dataset.run);
+  });
 
   function markAll() { pending.full = true; }
 
@@ -292,28 +330,62 @@ function render({ model, el }) {
     const height = model.get("height") || 300;
     const width = chartWidth();
     observedWidth = width;
-    let runsChanged = work.full || work.runs.size > 0;
-    if (runsChanged && drawParcoords(width)) work.full = true; // the brush changed what is shown
-    const colouring = curveColouring(state);
-    view.colorOf = (row) => runColor(row, colouring, theme);
-    const shown = renderTable(ui.table, state, view, work.full ? null : work.runs);
-    ui.shown.textContent = `${shown} of ${state.order.length} runs shown`;
     const how = {};
-    if (runsChanged || work.points.size) {
-      const fig = learningCurves(state, view.metric, view.selected, height, theme, width, view.brushed);
-      how.curves = plot(ui.curves, fig, `learning curves of ${view.metric}: one line per run, ${fig.colouring.byMetric ? "coloured by its best value" : "one colour per run"}`);
-      drawLegend(ui, fig.colouring, theme, view.metric, (state.meta || {}).goal);
-    }
-    if (runsChanged) {
+    const parts = {};
+    let tp = performance.now();
+    const lap = (name) => { const t = performance.now(); parts[name] = Math.round(t - tp); tp = t; };
+    const runsChanged = work.full || work.runs.size > 0;
+    // the secondary charts: at once on a full draw, else at most every SECONDARY_MS
+    const secondaryGap = Math.max(SECONDARY_MS, SECONDARY_IDLE * lastSecondaryMs);
+    // (no throttle for a small experiment, nor when the experiment's status changed: they are cheap, or final)
+    const status = state.header ? state.header.status : "";
+    const secondaryDue = work.full || state.order.length <= 100 || status !== lastStatus
+      || Date.now() - lastSecondary >= secondaryGap;
+    lastStatus = status;
+    const secondary = runsChanged && secondaryDue;
+    if (runsChanged && !secondaryDue) { for (const id of work.runs) secondaryRuns.add(id); }
+    if (secondary || (secondaryDue && secondaryRuns.size)) {
+      lastSecondary = Date.now();
+      const ts = performance.now();
+      secondaryRuns.clear();
+      if (drawParcoords(width)) work.full = true; // the brush changed what is shown
       how.time = plot(ui.time, metricOverTime(state, view.selected, Math.round(height * 0.8), theme, width),
         `${(state.meta || {}).primary} of each run over time, and the best so far`);
+      if (!work.full) lastSecondaryMs = performance.now() - ts;
+    } else if (secondaryRuns.size && !secondaryTimer) {
+      secondaryTimer = setTimeout(() => { secondaryTimer = null; schedule(); }, secondaryGap - (Date.now() - lastSecondary));
     }
+    lap("parcoords");
+    const colouring = curveColouring(state);
+    view.colorOf = (row) => runColor(row, colouring, theme);
+    const [shown, drawn] = renderTable(ui.table, state, view, work.full ? null : work.runs);
+    ui.shown.textContent = `${shown} of ${state.order.length} runs shown` + (drawn < shown ? ` (the first ${drawn} in the table)` : "");
+    ui.showAll.hidden = drawn >= shown && !view.allRows;
+    ui.showAll.textContent = view.allRows ? "table: first 200 only" : `table: show all ${shown}`;
+    lap("table");
+    if (runsChanged || work.points.size) {
+      const fig = learningCurves(state, view.metric, view.selected, height, theme, width, view.brushed, curvesCache);
+      how.curves = plot(ui.curves, fig, `learning curves of ${view.metric}: one line per run, ${fig.colouring.byMetric ? "coloured by its best value" : "one colour per run"}`);
+      overlayLines = fig.overlay;
+      drawOverlay();
+      drawLegend(ui, fig.colouring, theme, view.metric, (state.meta || {}).goal);
+    }
+    lap("curves");
+    lap("time");
     bindPlotClicks();
     draws += 1;
     el.dataset.draws = String(draws);
     el.dataset.runs = String(state.order.length);
     el.dataset.status = state.header ? state.header.status : "";
-    el.dataset.drawMs = String(Math.round(performance.now() - t0));
+    const ms = performance.now() - t0;
+    el.dataset.drawMs = String(Math.round(ms));
+    if (!work.full) lastUpdateMs = ms;
+    // a log of the last draws, for the benchmark: synchronous time, and time until the next frame
+    const entry = { at: t0, ms, full: work.full, curves: how.curves || "", painted: null, parts };
+    const log = el.hdDrawLog || (el.hdDrawLog = []);
+    log.push(entry);
+    if (log.length > 500) log.shift();
+    requestAnimationFrame(() => setTimeout(() => { entry.painted = performance.now() - t0; }));
     el.dataset.curves = how.curves || "";
     el.dataset.dimmed = theme.dimmed;
     el.dataset.seq = String(shared.seq);
@@ -337,7 +409,8 @@ function render({ model, el }) {
   function schedule(now = false) {
     if (timer !== null) return;
     // a big experiment takes long to draw: leave the page idle IDLE_PER_DRAW times as long between draws
-    const gap = now ? 0 : Math.max(MIN_DRAW_MS, IDLE_PER_DRAW * (Number(el.dataset.drawMs) || 0));
+    // (the time of the last draw that was not a full one: a first draw is much dearer; at most 2 s)
+    const gap = now ? 0 : Math.min(2000, Math.max(MIN_DRAW_MS, IDLE_PER_DRAW * lastUpdateMs));
     timer = setTimeout(draw, Math.max(0, gap - (Date.now() - lastDraw)));
   }
   function redrawAll() { markAll(); if (timer !== null && timer !== -1) { clearTimeout(timer); timer = null; } if (timer === null) draw(); }
@@ -398,6 +471,7 @@ function render({ model, el }) {
     focusRow(id);
   }
   ui.filter.addEventListener("change", () => { view.statusFilter = ui.filter.value; redrawAll(); });
+  ui.showAll.addEventListener("click", () => { view.allRows = !view.allRows; redrawAll(); });
   ui.metric.addEventListener("change", () => { view.metric = ui.metric.value; redrawAll(); });
 
   // cancel: over REST where the hdnotebook server extension answers (acts while the kernel is busy),
@@ -441,6 +515,7 @@ function render({ model, el }) {
     for (const div of [ui.curves, ui.parcoords, ui.time]) {
       if (div.on && !div.__hdBound) {
         div.__hdBound = true;
+        if (div === ui.curves) div.on("plotly_afterplot", () => drawOverlay());
         div.on("plotly_click", (ev) => {
           const id = ev && ev.points && ev.points[0] && ev.points[0].customdata;
           if (brushDrag && (brushDrag.clears || brushDrag.moved)) return; // it drew or cleared a brush
@@ -544,6 +619,7 @@ function render({ model, el }) {
     resizer.disconnect();
     unwatchTheme();
     if (timer !== null && timer !== -1) clearTimeout(timer);
+    if (secondaryTimer) clearTimeout(secondaryTimer);
     if (brushFrame) cancelAnimationFrame(brushFrame);
     if (resizeFrame) cancelAnimationFrame(resizeFrame);
     if (Plotly) for (const div of [ui.curves, ui.parcoords, ui.time]) Plotly.purge(div);

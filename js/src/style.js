@@ -49,6 +49,10 @@ export const CSS = `
   background: var(--jp-layout-color2, #f5f5f5); color: var(--jp-ui-font-color0, #000); padding: 4px; margin: 2px 0; white-space: pre; }
 .hdnotebook-rundetails .hd-charts { display: grid; grid-template-columns: minmax(0, 1fr); gap: 4px; margin-top: 6px; min-width: 0; }
 .hdnotebook-rundetails .hd-chart { min-width: 0; overflow: hidden; }
+.hdnotebook-rundetails svg.hd-overlay { position: absolute; overflow: hidden; pointer-events: none; z-index: 1; will-change: transform; }
+/* the charts on layers of their own: an update of the overlay or the table does not repaint their many paths */
+.hdnotebook-rundetails .hd-chart .svg-container { will-change: transform; }
+.hdnotebook-rundetails svg.hd-overlay path { fill: none; stroke-linecap: round; stroke-linejoin: round; pointer-events: visibleStroke; cursor: pointer; }
 .hdnotebook-rundetails .hd-legend { display: flex; flex-wrap: wrap; gap: 4px 14px; color: var(--jp-ui-font-color1, #333); font-size: 11px; }
 .hdnotebook-rundetails .hd-legend > span { display: inline-flex; align-items: center; gap: 4px; }
 .hdnotebook-rundetails .hd-ramp { display: inline-block; width: 60px; height: 8px; border-radius: 2px; }

@@ -101,10 +101,17 @@ function headHtml(cols, view) {
   }).join("");
 }
 
+// at most this many rows are in the DOM (the first, in the table's order) until "show all" is asked:
+// a thousand rows make every change of a cell a layout of them all
+export const MAX_ROWS = 200;
+
 // Draw the table; `changed` (a Set of ids, or null for "anything") lets an update patch rows in place.
-// Returns the number of rows shown.
+// Returns [rows matching the filters, rows drawn].
 export function renderTable(table, state, view, changed = null) {
-  const { cols, rows } = visibleRows(state, view);
+  const visible = visibleRows(state, view);
+  const cols = visible.cols;
+  const rows = view.allRows ? visible.rows : visible.rows.slice(0, MAX_ROWS);
+  const matching = visible.rows.length;
   const best = (state.header || {}).best_run;
   const ids = rows.map((r) => r.id);
   const headKey = JSON.stringify([cols.map((c) => c.key + c.label), view.sortKey, view.sortDir]);
@@ -119,7 +126,7 @@ export function renderTable(table, state, view, changed = null) {
     table.__hdBody = bodyKey;
     body.innerHTML = rows.map((r) => rowHtml(cols, r, view, best)).join("");
     table.dataset.patched = "0";
-    return rows.length;
+    return [matching, rows.length];
   }
   // same rows in the same order: patch the changed ones, and the classes (best, selected) of all
   let patched = 0;
@@ -141,7 +148,7 @@ export function renderTable(table, state, view, changed = null) {
     });
   }
   table.dataset.patched = String(patched);
-  return rows.length;
+  return [matching, rows.length];
 }
 
 // the durations of running runs tick: refresh that column's text only
