@@ -125,10 +125,14 @@ def _drive(app: str, tmp_path: Path) -> None:
             screenshot(page, f"rundetails-live-{app}-running.png")
 
             # 2. cancel a running run from the widget while the wait cell still blocks
-            row = page.locator(f"{W} .hd-table tbody tr[data-status='Running']").first
-            target = row.get_attribute("data-run")
-            row.click()
-            page.locator(f"{W} .hd-cancel-run:not([disabled])").click()
+            # the running run with the fewest intervals (the one furthest from its end)
+            target = _until(lambda: page.evaluate(f"""() => {{
+                const rows = [...document.querySelectorAll("{W} .hd-table tbody tr[data-status='Running']")];
+                rows.sort((a, b) => Number(a.cells[4].textContent) - Number(b.cells[4].textContent));
+                return rows.length && Number(rows[0].cells[4].textContent) <= 4 ? rows[0].dataset.run : null; }}"""),
+                30, "a run early in its curve", page, app)
+            page.locator(f"{W} tr[data-run='{target}']").click()
+            page.locator(f"{W} .hd-cancel-run:not([disabled])").click(timeout=10_000)
             _until(lambda: _store(server)["children"].get(target) == "Canceled", 20,
                    f"run {target} canceled by the widget", page, app)
             assert _store(server)["parent"] == "Running" and _wait_cell_busy(page)
