@@ -21,11 +21,13 @@ import enum
 import math
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "StrEnum",
     "RunStatus",
     "TERMINAL_STATUSES",
     "GOALS",
@@ -42,7 +44,21 @@ __all__ = [
 ]
 
 
-class RunStatus(enum.StrEnum):
+if sys.version_info >= (3, 11):
+    StrEnum = enum.StrEnum
+else:  # Python 3.10: the same behaviour, spelled out
+
+    class StrEnum(str, enum.Enum):
+        """An enum whose members are their plain strings (``enum.StrEnum`` from Python 3.11)."""
+
+        def __str__(self) -> str:
+            return str(self.value)
+
+        def __format__(self, spec: str) -> str:
+            return format(str(self.value), spec)
+
+
+class RunStatus(StrEnum):
     """The statuses of a run (SPEC §9); equal to their plain strings, so stored rows compare too.
 
     >>> RunStatus.COMPLETED == "Completed", str(RunStatus.FAILED)

@@ -14,7 +14,6 @@ ended travels back to the driver as a :class:`TrialOutcome`.
 
 from __future__ import annotations
 
-import enum
 import importlib
 import os
 import signal
@@ -29,7 +28,7 @@ from numbers import Real
 from typing import IO, Any, Callable
 
 from .. import run_files
-from .._vocab import RunStatus
+from .._vocab import RunStatus, StrEnum
 from ..channel import ChannelClient, register_message
 from ..run import (
     ENV_ADDRESS,
@@ -78,7 +77,7 @@ class TrialSpec:
     environment: dict[str, str] = field(default_factory=dict)
 
 
-class OutcomeKind(enum.StrEnum):
+class OutcomeKind(StrEnum):
     """How a trial ended; the engine decides on this, never on the text of a message.
 
     ``ok``: it returned; ``error``: it raised or exited non-zero; ``stopped``: it stopped when told

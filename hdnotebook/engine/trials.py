@@ -23,14 +23,13 @@ Completed 1.0
 from __future__ import annotations
 
 import bisect
-import enum
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._vocab import RunStatus, best_value, trial_state
+from .._vocab import RunStatus, StrEnum, best_value, trial_state
 from ..policy.base import StopDecision
 from ..sampling.base import TrialRecord
 from .gpus import GpuSlots
@@ -47,7 +46,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class StopKind(enum.StrEnum):
+class StopKind(StrEnum):
     """Why the driver asked a trial, or the whole experiment, to stop (the reason text is for people)."""
 
     POLICY = "policy"
