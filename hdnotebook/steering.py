@@ -15,12 +15,12 @@ This module imports only the store and the vocabulary, so the server extension u
 
 from __future__ import annotations
 
-import enum
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._vocab import StrEnum
 from .store import Store
 
 __all__ = [
@@ -48,7 +48,7 @@ STEER_REJECTED = "steer_rejected"
 LIMIT_NAMES = ("max_total_runs", "max_concurrent_runs", "max_duration_minutes")
 
 
-class SteerAction(enum.StrEnum):
+class SteerAction(StrEnum):
     """What a steering request asks of the driver."""
 
     #: no new trials start; running ones finish
@@ -63,7 +63,7 @@ class SteerAction(enum.StrEnum):
     RESTART = "restart"
 
 
-class AnswerState(enum.StrEnum):
+class AnswerState(StrEnum):
     """How the driver answered a request."""
 
     APPLIED = "applied"
