@@ -230,6 +230,8 @@ class RunDetails(anywidget.AnyWidget):
                 self.run.cancel_child(content["run_id"])
         elif kind == "cancel_experiment":
             self.run.cancel()
+        elif kind == "steer":  # the panel's fallback where no server extension answers (REST acts at once)
+            self._steer_from_front_end(content.get("action"), content.get("args"))
         elif kind == "run_detail":  # request/response: {"type", "id", "run_id"} -> {"type", "id", "detail"|"error"}
             reply: dict[str, Any] = {"type": "run_detail", "id": content.get("id"), "run_id": content.get("run_id")}
             try:
@@ -237,6 +239,21 @@ class RunDetails(anywidget.AnyWidget):
             except LookupError as exc:
                 reply["error"] = str(exc)
             self.send(reply)
+
+    def _steer_from_front_end(self, action: Any, args: Any) -> None:
+        """Write the panel's request for the driver (which checks it and answers in the store, where the
+        panel's steering log reads the answer); a request that cannot even be sent is logged."""
+        from ..steering import SteerAction, send_request
+
+        try:
+            request_id = send_request(self.model.store, self.run_id, SteerAction(action), dict(args or {}), source="widget")
+        except (ValueError, TypeError):
+            log.warning("RunDetails: not a steering request: %r %r", action, args)
+            return
+        poke = getattr(getattr(self.run, "_controller", None), "poke", None)
+        if poke is not None:
+            poke()
+        log.debug("RunDetails: steering request %s sent", request_id)
 
     # -- display ---------------------------------------------------------------------------------
     def show(self) -> None:

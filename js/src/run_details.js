@@ -12,6 +12,7 @@ import { TERMINAL, applyMessage, createState, fmt, fmtSeconds, metricNames, nowS
 import { renderTable, tickDurations } from "./table.js";
 import { BEST_N, VIRIDIS, brushFromPos, curveColouring, learningCurves, metricOverTime, overlayPaths, parallelCoordinates, runColor } from "./charts.js";
 import { STATUS_COLORS, readTheme, watchTheme } from "./theme.js";
+import { STEER_CSS, mountSteering } from "./steer.js";
 
 // plotly is bundled in, but evaluated only when the first chart is drawn: anywidget gives a module
 // 2 s to load, and evaluating plotly takes about that long in a slow browser
@@ -214,6 +215,11 @@ function render({ model, el }) {
     brushes: {}, brushed: null, expanded: new Set() };
   let pc = null; // the parallel-coordinates figure last drawn (its axes map pointer positions to brushes)
   const ui = skeleton(el);
+  // the steering panel (its own module): after the cancel controls
+  const steerBox = document.createElement("div");
+  steerBox.innerHTML = `<style>${STEER_CSS}</style>`;
+  el.querySelector(".hd-controls").after(steerBox);
+  const steer = mountSteering({ container: steerBox, model, state, getSelected: () => (view.selected && state.runs[view.selected]) || null });
   let theme = null;
   let lastDraw = 0;
   let timer = null;
@@ -319,6 +325,7 @@ function render({ model, el }) {
     if (!theme) theme = readTheme(el);
     drawHeader(ui, state);
     drawControls();
+    steer.update();
     if (!state.meta) return;
     if (!Plotly) { // first draw: evaluate plotly, then draw
       timer = -1;
