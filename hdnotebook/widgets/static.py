@@ -16,16 +16,16 @@ from .model import curves
 
 __all__ = ["static_html", "static_text", "STATUS_COLORS", "fmt"]
 
+#: the live widget's colours (js/src/theme.js): status colours and Okabe & Ito's colour-blind-safe palette
 STATUS_COLORS = {
     "Queued": "#8c8c8c",
-    "Running": "#1f77b4",
-    "Completed": "#2ca02c",
-    "Failed": "#d62728",
-    "Canceled": "#ff7f0e",
+    "Running": "#0072B2",
+    "Completed": "#009E73",
+    "Failed": "#D55E00",
+    "Canceled": "#E69F00",
 }
 
-_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-            "#bcbd22", "#17becf"]
+_PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442"]
 
 
 def fmt(value: Any) -> str:
@@ -129,7 +129,7 @@ def static_html(state: dict[str, Any], max_rows: int = 1000) -> str:
         f'<text x="{w / 2:.0f}" y="{h + 16:.0f}" font-size="10" text-anchor="middle">'
         f'{e(primary)} per interval (1..{longest})</text>'
     )
-    for i, rid in enumerate(order):
+    for rid in order:
         pts = _polyline(series[rid], lo, hi, longest, w, h)
         if not pts:
             continue
@@ -137,7 +137,7 @@ def static_html(state: dict[str, Any], max_rows: int = 1000) -> str:
         opacity = 0.3 if row.get("stopped_early") else 0.9
         width = 2.5 if rid == head.get("best_run") else 1.2
         out.append(
-            f'<polyline fill="none" stroke="{_PALETTE[i % len(_PALETTE)]}" stroke-width="{width}" '
+            f'<polyline fill="none" stroke="{_PALETTE[(row.get("number") or 0) % len(_PALETTE)]}" stroke-width="{width}" '
             f'stroke-opacity="{opacity}" points="{pts}"><title>{e(rid)}</title></polyline>'
         )
     out.append("</svg>")

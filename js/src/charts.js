@@ -55,7 +55,7 @@ export function curveColouring(state) {
 // the colour of a run's curve: one palette colour per run (by run number) while they fit, else
 // viridis by the run's best value (bright = better)
 export function runColor(row, colouring, theme) {
-  if (!colouring.byMetric) return PALETTE[(Math.max(1, row.number || 1) - 1) % PALETTE.length];
+  if (!colouring.byMetric) return PALETTE[Math.max(0, row.number || 0) % PALETTE.length];
   if (row.best === null || row.best === undefined) return theme.font2;
   let t = colouring.hi > colouring.lo ? (row.best - colouring.lo) / (colouring.hi - colouring.lo) : 1;
   if (colouring.reverse) t = 1 - t;
@@ -148,7 +148,14 @@ export function learningCurves(state, metric, selected, height, theme, width, on
     const values = (state.series[id] || {})[metric];
     if (!values || !values.length) return;
     const row = state.runs[id];
-    const style = lineStyle(row, state, selected, colouring, theme);
+    let style = lineStyle(row, state, selected, colouring, theme);
+    if (many && id === selected) { // the selected run: in the background as it would be, and on the overlay on top
+      const plain = lineStyle(row, state, null, colouring, theme);
+      if (!OWN.has(plain.key)) {
+        lines.push({ id, x: values.map((_, k) => k + 1), y: values, text: hoverText(row, state), style });
+        style = plain;
+      }
+    }
     if (many && !OWN.has(style.key)) { // a background line: its points are built only if the background changed
       bgKey.push(`${id}:${values.length}:${style.key}:${style.color}:${style.dash}`);
       lines.push({ id, values, row, style, lazy: true });
