@@ -377,7 +377,9 @@ def _fault_of(exc: BaseException) -> _Fault | None:
         return None
     code = getattr(exc, "sqlite_errorcode", None)
     if code is None:  # Python 3.10: no result codes, go by the exception class
-        return _Fault.OTHER if isinstance(exc, sqlite3.OperationalError) else None
+        if isinstance(exc, sqlite3.OperationalError):
+            return _Fault.OTHER
+        return _Fault.CORRUPT if type(exc) is sqlite3.DatabaseError else None  # "not a database", "malformed"
     try:
         fault = _Fault(code & 0xFF)
     except ValueError:
