@@ -152,6 +152,9 @@ def test_every_control_steers_the_running_experiment_and_the_csv_matches(tmp_pat
             # resume: the queued ones run, then new samples, until 7
             assert "Resume: new runs start again" in _preview(page, ".hd-pause")
             assert "resumed" in _click(page, ".hd-pause")
+            # the insight views draw while it runs, and grow as runs finish
+            early = int(_until(lambda: int(page.locator(f"{W} .hd-slice").first.get_attribute("data-points") or 0) or None,
+                               120, "a slice plot with a point", page))
             _until(lambda: "waited Completed" in page.locator(".jp-Notebook .jp-Cell").nth(2).inner_text(), 180,
                    "the experiment completed", page)
             final = _store(server)
@@ -174,6 +177,22 @@ def test_every_control_steers_the_running_experiment_and_the_csv_matches(tmp_pat
                 assert float(r["best_value"]) == float(want["best_value"])
                 assert int(r["intervals"]) == int(want["intervals"])
                 assert r["params_batch_size"] == str(want["params_batch_size"])
+
+            # the insight views agree with Python: importance, slices on the space's axes, top two, timeline
+            run_py = Experiment(Workspace(str(server.root / "ws")), "steer").get_runs()[0]
+            want = run_py.get_param_importances()
+            live = page.locator(W).first
+            _until(lambda: live.locator(".hd-imp-row").count() == len(want), 30, "the importance bars", page)
+            shown = {r.get_attribute("data-param"): float(r.get_attribute("data-value")) for r in live.locator(".hd-imp-row").all()}
+            assert shown == want
+            finished = sum(1 for _, r in df.iterrows() if r["status"] in ("Completed", "Canceled") and r["best_value"] == r["best_value"])
+            slices = live.locator(".hd-slice")
+            assert slices.count() == 2 and int(slices.first.get_attribute("data-points")) == finished > early
+            types = page.evaluate(f"() => [...document.querySelector('{W}').querySelectorAll('.hd-slice')].map(d => [d.dataset.param, d._fullLayout.xaxis.type])")
+            assert dict(types) == {"lr": "log", "batch_size": "category"}
+            assert live.locator(".hd-top2").get_attribute("data-params") == ",".join(list(want)[:2])
+            timeline = live.locator(".hd-timeline")
+            assert int(timeline.get_attribute("data-runs")) == 7 and 1 <= int(timeline.get_attribute("data-slots")) <= 2
 
             # the widget opened after the end shows what was done
             reopened = page.locator(W).nth(1)

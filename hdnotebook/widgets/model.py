@@ -107,6 +107,8 @@ class RunDetailsModel:
         self._order: list[str] = []
         self._lock = threading.RLock()
         self._meta: dict[str, Any] | None = None
+        #: hyperparameter importance over the Completed runs, recomputed when their number changes
+        self._importance: tuple[int, dict[str, Any]] = (-1, {})
         self.seq = 0  # the number of the last update message made (a snapshot includes up to it)
         self.poll()  # load what is there
 
@@ -280,7 +282,24 @@ class RunDetailsModel:
             "saved_fraction": (saved / (ran + saved)) if saved else 0.0,
             "warning": d.get("warning"),
             "error": d.get("error"),
+            "importance": self._importances(counts.get(RunStatus.COMPLETED, 0)),
         }
+
+    def _importances(self, completed: int) -> dict[str, Any]:
+        """``{"values": {name: share} | None, "runs": n, "note": why not}``: what
+        :meth:`HyperDriveRun.get_param_importances` says now (the same call), redone only when the
+        number of Completed runs changed."""
+        if self._importance[0] == completed or self.parent is None:
+            return self._importance[1]
+        from ..experiment_run import HyperDriveRun
+
+        out: dict[str, Any] = {"values": None, "runs": completed, "note": ""}
+        try:
+            out["values"] = HyperDriveRun(self.store, self.parent_id).get_param_importances()
+        except (ValueError, ImportError) as exc:
+            out["note"] = str(exc)
+        self._importance = (completed, out)
+        return out
 
     def run_detail(self, run_id: str) -> dict[str, Any]:
         """What an expanded row shows of one run of this experiment (read when asked, not kept):

@@ -13,6 +13,7 @@ import { renderTable, tickDurations } from "./table.js";
 import { BEST_N, VIRIDIS, brushFromPos, curveColouring, learningCurves, metricOverTime, overlayPaths, parallelCoordinates, runColor } from "./charts.js";
 import { STATUS_COLORS, readTheme, watchTheme } from "./theme.js";
 import { STEER_CSS, mountSteering } from "./steer.js";
+import { INSIGHT_CSS, mountInsight } from "./insight.js";
 
 // plotly is bundled in, but evaluated only when the first chart is drawn: anywidget gives a module
 // 2 s to load, and evaluating plotly takes about that long in a slow browser
@@ -220,6 +221,11 @@ function render({ model, el }) {
   steerBox.innerHTML = `<style>${STEER_CSS}</style>`;
   el.querySelector(".hd-controls").after(steerBox);
   const steer = mountSteering({ container: steerBox, model, state, getSelected: () => (view.selected && state.runs[view.selected]) || null });
+  // the insight panel (its own module): after the charts
+  const insightBox = document.createElement("div");
+  insightBox.innerHTML = `<style>${INSIGHT_CSS}</style>`;
+  el.querySelector(".hd-charts").after(insightBox);
+  const insight = mountInsight({ container: insightBox });
   let theme = null;
   let lastDraw = 0;
   let timer = null;
@@ -379,6 +385,7 @@ function render({ model, el }) {
     }
     lap("curves");
     lap("time");
+    if (runsChanged) insight.draw(Plotly, state, theme, width);
     bindPlotClicks();
     draws += 1;
     el.dataset.draws = String(draws);

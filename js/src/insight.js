@@ -1,0 +1,158 @@
+// "Why the best run wins": the insight panel of RunDetails, redrawn as runs finish.
+//
+// - importance: the share of the primary metric's variance each hyperparameter explains (computed
+//   in Python by HyperDriveRun.get_param_importances over the Completed runs; carried in the header),
+//   as plain bars;
+// - slices: the best primary value of each finished run against each hyperparameter (log axes for
+//   log expressions, categories for choice: the axes of the parent's space, as the other charts);
+// - the two most important hyperparameters against each other, each run a point coloured by its
+//   best value (a scatter, not an interpolated contour: the bundle draws scatter traces only);
+// - a timeline: which slot ran which run, when, and which the policy stopped.
+import { TERMINAL, fmt } from "./state.js";
+import { STATUS_COLORS } from "./theme.js";
+
+function esc(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+// slots: each run goes to the lowest slot free at its start (the same packing the lanes make)
+export function timelineSlots(state) {
+  const runs = state.order.map((id) => state.runs[id]).filter((r) => r.started);
+  runs.sort((a, b) => a.started - b.started);
+  const freeAt = [];
+  const slot = {};
+  for (const r of runs) {
+    let k = freeAt.findIndex((t) => t <= r.started + 1e-6);
+    if (k < 0) { k = freeAt.length; freeAt.push(0); }
+    freeAt[k] = r.ended || Infinity;
+    slot[r.id] = k;
+  }
+  return slot;
+}
+
+function finished(state) {
+  return state.order.map((id) => state.runs[id]).filter((r) => TERMINAL.has(r.status) && r.status !== "Failed" && r.best !== null && r.best !== undefined);
+}
+
+function axisLayout(axis, theme) {
+  const base = { title: { text: axis.name, font: { size: 11, color: theme.font } }, color: theme.font2, gridcolor: theme.grid, zeroline: false };
+  if (axis.categorical) return { ...base, type: "category" };
+  return { ...base, type: axis.log ? "log" : "linear" };
+}
+
+export function mountInsight({ container }) {
+  const box = document.createElement("details");
+  box.className = "hd-insight";
+  box.open = true;
+  box.innerHTML = `
+    <summary>Why the best run wins</summary>
+    <div class="hd-importance" aria-label="hyperparameter importance"></div>
+    <div class="hd-slices"></div>
+    <div class="hd-chart hd-top2" role="img"></div>
+    <div class="hd-chart hd-timeline" role="img"></div>`;
+  container.appendChild(box);
+  const q = (s) => box.querySelector(s);
+  const ui = { importance: q(".hd-importance"), slices: q(".hd-slices"), top2: q(".hd-top2"), timeline: q(".hd-timeline") };
+  let lastSig = "";
+
+  function drawImportance(state) {
+    const imp = (state.header && state.header.importance) || {};
+    let html;
+    if (imp.values && Object.keys(imp.values).length) {
+      html = `<div class="hd-imp-title">importance of each hyperparameter for ${esc(state.meta.primary)} (over ${imp.runs} completed runs)</div>` +
+        Object.entries(imp.values).map(([name, v]) => `<div class="hd-imp-row" data-param="${esc(name)}" data-value="${v}">
+          <span class="hd-imp-name">${esc(name)}</span><span class="hd-imp-bar" style="width:${Math.round(300 * v)}px"></span>
+          <span class="hd-imp-value">${(100 * v).toFixed(1)} %</span></div>`).join("");
+    } else {
+      html = `<div class="hd-imp-title">importance: ${esc(imp.note || "waiting for completed runs")}</div>`;
+    }
+    if (ui.importance.__hd !== html) { ui.importance.__hd = html; ui.importance.innerHTML = html; }
+  }
+
+  function draw(Plotly, state, theme, width) {
+    if (!state.meta || !Plotly) return;
+    drawImportance(state);
+    const done = finished(state);
+    const sig = JSON.stringify([width, theme.font, state.order.length, done.map((r) => [r.id, r.best, r.status, r.ended]),
+      (state.header || {}).importance]);
+    if (sig === lastSig) return;
+    lastSig = sig;
+    const axes = state.meta.axes || [];
+    const primary = state.meta.primary;
+    const layoutBase = { paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: theme.font, size: 11 },
+      margin: { l: 56, r: 12, t: 26, b: 40 }, showlegend: false };
+    const colors = done.map((r) => STATUS_COLORS[r.status] || "#555");
+    // slices: one small chart per hyperparameter
+    const per = Math.max(220, Math.floor(width / Math.min(Math.max(axes.length, 1), 3)) - 8);
+    while (ui.slices.children.length < axes.length) {
+      const div = document.createElement("div");
+      div.className = "hd-chart hd-slice";
+      div.setAttribute("role", "img");
+      ui.slices.appendChild(div);
+    }
+    axes.forEach((axis, i) => {
+      const div = ui.slices.children[i];
+      div.dataset.param = axis.name;
+      div.dataset.points = String(done.length);
+      div.setAttribute("aria-label", `${primary} against ${axis.name}, one point per finished run`);
+      Plotly.react(div, [{ type: "scatter", mode: "markers", x: done.map((r) => r.params[axis.name]), y: done.map((r) => r.best),
+        customdata: done.map((r) => r.id), text: done.map((r) => `run #${r.number}: ${fmt(r.best)}`), hoverinfo: "text",
+        marker: { color: colors, size: 7 } }],
+        { ...layoutBase, width: per, height: 200, title: { text: `${primary} vs ${axis.name}`, font: { size: 11 } },
+          xaxis: axisLayout(axis, theme), yaxis: { color: theme.font2, gridcolor: theme.grid, title: { text: primary } } },
+        { displaylogo: false, responsive: false });
+    });
+    // the two most important hyperparameters
+    const imp = ((state.header || {}).importance || {}).values;
+    const top = imp ? Object.keys(imp).slice(0, 2) : axes.slice(0, 2).map((a) => a.name);
+    const [ax, ay] = top.map((n) => axes.find((a) => a.name === n)).filter(Boolean);
+    if (ax && ay) {
+      ui.top2.dataset.params = `${ax.name},${ay.name}`;
+      ui.top2.setAttribute("aria-label", `${ax.name} against ${ay.name}, each finished run coloured by its best ${primary}`);
+      Plotly.react(ui.top2, [{ type: "scatter", mode: "markers", x: done.map((r) => r.params[ax.name]), y: done.map((r) => r.params[ay.name]),
+        text: done.map((r) => `run #${r.number}: ${fmt(r.best)}`), hoverinfo: "text", customdata: done.map((r) => r.id),
+        marker: { color: done.map((r) => r.best), colorscale: "Viridis", reversescale: state.meta.goal === "minimize", size: 10,
+          showscale: true, colorbar: { title: { text: primary }, thickness: 10 } } }],
+        { ...layoutBase, width, height: 260, title: { text: `the two most important: ${ax.name} and ${ay.name}` },
+          xaxis: axisLayout(ax, theme), yaxis: axisLayout(ay, theme) }, { displaylogo: false, responsive: false });
+    }
+    // timeline: one bar per run on its slot; a cross where the policy stopped one
+    const slot = timelineSlots(state);
+    const t0 = (state.header && state.header.started) || Math.min(...state.order.map((id) => state.runs[id].started || Infinity));
+    const now = (state.header && (state.header.ended || state.header.now)) || Date.now() / 1000;
+    const traces = [];
+    for (const id of state.order) {
+      const r = state.runs[id];
+      if (!(id in slot)) continue;
+      const end = r.ended || now;
+      traces.push({ type: "scatter", mode: "lines", x: [r.started - t0, end - t0], y: [slot[id], slot[id]], customdata: [id, id],
+        line: { color: STATUS_COLORS[r.status] || "#555", width: 10 }, hoverinfo: "text",
+        text: [`run #${r.number} (${r.status})${r.stop_reason ? ": " + r.stop_reason : ""}`, ""], meta: `timeline:${id}` });
+      if (r.stopped_early) {
+        traces.push({ type: "scatter", mode: "markers", x: [end - t0], y: [slot[id]], marker: { symbol: "x", size: 11, color: theme.font },
+          hoverinfo: "text", text: [`stopped by the policy: ${r.stop_reason || ""}`], customdata: [id] });
+      }
+    }
+    const slots = Math.max(1, ...Object.values(slot).map((k) => k + 1));
+    ui.timeline.dataset.runs = String(Object.keys(slot).length);
+    ui.timeline.dataset.slots = String(slots);
+    ui.timeline.setAttribute("aria-label", `timeline: which slot ran which run, when (${slots} slots)`);
+    Plotly.react(ui.timeline, traces, { ...layoutBase, width, height: Math.max(120, 40 + 26 * slots),
+      title: { text: "timeline: runs per slot (\u00d7 = stopped by the policy)" },
+      xaxis: { title: { text: "seconds since start" }, color: theme.font2, gridcolor: theme.grid, zeroline: false },
+      yaxis: { title: { text: "slot" }, dtick: 1, color: theme.font2, gridcolor: theme.grid, autorange: "reversed" } },
+    { displaylogo: false, responsive: false });
+  }
+
+  return { draw };
+}
+
+export const INSIGHT_CSS = `
+.hdnotebook-rundetails .hd-insight { margin: 6px 0; border: 1px solid var(--jp-border-color2, #ddd); border-radius: 3px; padding: 2px 6px; }
+.hdnotebook-rundetails .hd-insight summary { cursor: pointer; font-weight: 600; }
+.hdnotebook-rundetails .hd-slices { display: flex; flex-wrap: wrap; gap: 8px; }
+.hdnotebook-rundetails .hd-imp-row { display: flex; align-items: center; gap: 6px; margin: 2px 0; }
+.hdnotebook-rundetails .hd-imp-name { width: 140px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.hdnotebook-rundetails .hd-imp-bar { display: inline-block; height: 10px; background: var(--jp-brand-color1, #1976d2); border-radius: 2px; }
+.hdnotebook-rundetails .hd-imp-title { margin: 4px 0; color: var(--jp-ui-font-color1, #333); }
+`;
