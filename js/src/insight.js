@@ -48,8 +48,8 @@ export function mountInsight({ container }) {
     <summary>Why the best run wins</summary>
     <div class="hd-importance" aria-label="hyperparameter importance"></div>
     <div class="hd-slices"></div>
-    <div class="hd-chart hd-top2" role="img"></div>
-    <div class="hd-chart hd-timeline" role="img"></div>`;
+    <div class="hd-ichart hd-top2" role="img"></div>
+    <div class="hd-ichart hd-timeline" role="img"></div>`;
   container.appendChild(box);
   const q = (s) => box.querySelector(s);
   const ui = { importance: q(".hd-importance"), slices: q(".hd-slices"), top2: q(".hd-top2"), timeline: q(".hd-timeline") };
@@ -86,7 +86,7 @@ export function mountInsight({ container }) {
     const per = Math.max(220, Math.floor(width / Math.min(Math.max(axes.length, 1), 3)) - 8);
     while (ui.slices.children.length < axes.length) {
       const div = document.createElement("div");
-      div.className = "hd-chart hd-slice";
+      div.className = "hd-ichart hd-slice";
       div.setAttribute("role", "img");
       ui.slices.appendChild(div);
     }
