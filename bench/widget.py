@@ -210,7 +210,7 @@ def stream(path: str, pid: str, seconds: float, per_second: float = 1.0) -> int:
         rows = []
         for rid, k in steps.items():
             acc = curve_value(numbers[rid], k)
-            rows += [(rid, "accuracy", k, acc, None, now), (rid, "loss", k, 1 - acc, None, now)]
+            rows += [(rid, "accuracy", k, 0, acc, None, now), (rid, "loss", k, 0, 1 - acc, None, now)]
             steps[rid] = k + 1
         store.add_metrics(rows)
         store.flush()
