@@ -135,7 +135,6 @@ def _check_contrast(page, label: str) -> float:
 
 def test_charts_follow_resize_sidebar_and_theme(tmp_path: Path) -> None:
     t0 = time.monotonic()
-    notes = Path("/work/notes") if Path("/work/notes").is_dir() else None
     with JupyterServer(tmp_path, app="lab") as server:
         write_notebook(server.root / "layout.ipynb", [SETUP, "RunDetails(run)"])
         with chromium() as browser:
@@ -171,16 +170,12 @@ def test_charts_follow_resize_sidebar_and_theme(tmp_path: Path) -> None:
                 page.set_viewport_size({"width": 800, "height": 2200})
                 _settle(page, geo["draws"])
                 light = _check_contrast(page, "light")
-                path = screenshot(page, "rundetails-800-light.png")
-                if notes:
-                    (notes / "widget-800-light.png").write_bytes(path.read_bytes())
+                screenshot(page, "rundetails-800-light.png")
                 draws = int(page.locator(W).first.get_attribute("data-draws"))
                 _change_theme(page, "JupyterLab Dark")
                 _settle(page, draws)
                 dark = _check_contrast(page, "dark")
-                path = screenshot(page, "rundetails-800-dark.png")
-                if notes:
-                    (notes / "widget-800-dark.png").write_bytes(path.read_bytes())
+                screenshot(page, "rundetails-800-dark.png")
             except Exception:
                 screenshot(page, "rundetails-layout-FAILED.png")
                 raise
