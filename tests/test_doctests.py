@@ -26,6 +26,8 @@ PURE_MODULES = [
     "engine.gpus",
     "engine.trials",
     "run",
+    "config",
+    "steering",
 ]
 
 
