@@ -31,8 +31,20 @@ PURE_MODULES = [
 ]
 
 
+@pytest.fixture
+def fresh_offline_run():
+    """An example that logs outside a trial uses the process's offline run: give it back untouched."""
+    from hdnotebook import run
+
+    saved = dict(run._OFFLINE)
+    run._OFFLINE.clear()
+    yield
+    run._OFFLINE.clear()
+    run._OFFLINE.update(saved)
+
+
 @pytest.mark.parametrize("name", PURE_MODULES)
-def test_docstring_examples_run(name):
+def test_docstring_examples_run(name, fresh_offline_run):
     module = importlib.import_module(f"hdnotebook.{name}")
     failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert failures == 0
