@@ -201,6 +201,18 @@ def test_every_control_steers_the_running_experiment_and_the_csv_matches(tmp_pat
             for action in ("pause", "set_limits", "enqueue", "restart", "resume"):
                 assert f"{action} \u2014 applied" in log, log
             assert reopened.locator(".hd-pause").is_disabled()
+            # an expanded row shows the run in full; "Enqueue a variation" puts its parameters in the box
+            row = live.locator(".hd-table tbody tr[data-run]").nth(1)
+            row_id = row.get_attribute("data-run")
+            row.locator(".hd-expand").click()
+            detail = live.locator(f".hd-run-detail[data-run='{row_id}'][data-loaded='1']")
+            _until(lambda: detail.count() == 1, 20, "the run's detail", page)
+            py = run_py.get_children()[[c.id for c in run_py.get_children()].index(row_id)].get_detail()
+            metrics = detail.locator(".hd-rd-metrics tbody tr").all_inner_texts()
+            assert any(m.startswith("accuracy") and f"\t{len(py['metrics']['accuracy'])}\t" in m for m in metrics), metrics
+            assert detail.locator(".hd-rd-dict").inner_text() == repr(py["params"]).replace("'", "'")
+            detail.locator(".hd-rd-vary").click()
+            assert json.loads(live.locator(".hd-enqueue-text").input_value()) == py["params"]
             screenshot(page, "rundetails-steer-done.png")
             ours = [e for e in errors if "anywidget" in e or "blob:" in e or "hdnotebook" in e]
             assert not ours, ours

@@ -14,6 +14,7 @@ import { BEST_N, VIRIDIS, brushFromPos, curveColouring, learningCurves, metricOv
 import { STATUS_COLORS, readTheme, watchTheme } from "./theme.js";
 import { STEER_CSS, mountSteering } from "./steer.js";
 import { INSIGHT_CSS, mountInsight } from "./insight.js";
+import { RUNDETAIL_CSS, mountRunDetail } from "./rundetail.js";
 
 // plotly is bundled in, but evaluated only when the first chart is drawn: anywidget gives a module
 // 2 s to load, and evaluating plotly takes about that long in a slow browser
@@ -226,6 +227,9 @@ function render({ model, el }) {
   insightBox.innerHTML = `<style>${INSIGHT_CSS}</style>`;
   el.querySelector(".hd-charts").after(insightBox);
   const insight = mountInsight({ container: insightBox });
+  // the expanded rows' full detail (its own module); its actions fill the steering panel's box
+  insightBox.insertAdjacentHTML("beforeend", `<style>${RUNDETAIL_CSS}</style>`);
+  const runDetail = mountRunDetail({ model, table: ui.table, state, onVary: (params, vary) => steer.fill(params, vary) });
   let theme = null;
   let lastDraw = 0;
   let timer = null;
@@ -375,6 +379,7 @@ function render({ model, el }) {
     ui.shown.textContent = `${shown} of ${state.order.length} runs shown` + (drawn < shown ? ` (the first ${drawn} in the table)` : "");
     ui.showAll.hidden = drawn >= shown && !view.allRows;
     ui.showAll.textContent = view.allRows ? "table: first 200 only" : `table: show all ${shown}`;
+    runDetail.fill();
     lap("table");
     if (runsChanged || work.points.size) {
       const fig = learningCurves(state, view.metric, view.selected, height, theme, width, view.brushed, curvesCache);

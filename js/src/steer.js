@@ -286,8 +286,18 @@ export function mountSteering({ container, model, state, getSelected }) {
     box.dataset.paused = m.paused ? "1" : "0";
   }
 
+  // a run's parameters into the box ("copy as dict", "enqueue a variation": focused, ready to edit)
+  function fill(params, focus) {
+    box.open = true;
+    ui.text.value = JSON.stringify(params);
+    ui.result.textContent = focus ? "edit the parameters, then Enqueue (its preview says what it will run)"
+      : "copied the run's parameters (and to the clipboard as a Python dict)";
+    update();
+    if (focus) ui.text.focus();
+  }
+
   update();
-  return { update };
+  return { update, fill };
 }
 
 export const STEER_CSS = `

@@ -87,6 +87,7 @@ function detailHtml(cols, r) {
   const params = Object.entries(r.params || {}).map(([k, v]) => `${esc(k)} = ${esc(fmt(v))}`).join(", ");
   if (params) parts.push(`<div><b>parameters</b> ${params}</div>`);
   if (r.error) parts.push(`<div><b>error</b></div><pre class="hd-traceback">${esc(r.error)}</pre>`);
+  parts.push(`<div class="hd-run-detail" data-run="${esc(r.id)}"></div>`); // filled by rundetail.js
   return `<tr class="hd-detail" data-detail="${esc(r.id)}"><td colspan="${cols.length}"><div class="hd-detail-box">${parts.join("")}</div></td></tr>`;
 }
 
