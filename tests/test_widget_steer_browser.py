@@ -1,4 +1,4 @@
-"""Steering from the widget (issue 19) in a real JupyterLab 4 driven by headless Chromium.
+"""Steering from the widget (issue 19) in a real JupyterLab 4 and Notebook 7 driven by headless Chromium.
 
 Run All on: submit; ``RunDetails(run).show()``; ``run.wait_for_completion()``; a second
 ``RunDetails(run).show()``. While the wait cell blocks the kernel, every control of the steering
@@ -17,6 +17,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from browser.jupyter import JupyterServer, browser_test_marks, chromium, open_notebook, run_all_cells, screenshot, write_notebook
 
 pytestmark = browser_test_marks()
@@ -87,8 +88,9 @@ def _click(page, selector: str) -> str:
     return page.locator(f"{W} .hd-steer-result").first.inner_text()
 
 
-def test_every_control_steers_the_running_experiment_and_the_csv_matches(tmp_path: Path) -> None:
-    with JupyterServer(tmp_path, app="lab") as server:
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_every_control_steers_the_running_experiment_and_the_csv_matches(tmp_path: Path, app: str) -> None:
+    with JupyterServer(tmp_path, app=app) as server:
         write_notebook(server.root / "steer.ipynb", [SUBMIT, SHOW, WAIT, SHOW])
         with chromium() as browser:
             page = browser.new_page(viewport={"width": 1280, "height": 2200}, accept_downloads=True)
@@ -213,6 +215,6 @@ def test_every_control_steers_the_running_experiment_and_the_csv_matches(tmp_pat
             assert detail.locator(".hd-rd-dict").inner_text() == repr(py["params"]).replace("'", "'")
             detail.locator(".hd-rd-vary").click()
             assert json.loads(live.locator(".hd-enqueue-text").input_value()) == py["params"]
-            screenshot(page, "rundetails-steer-done.png")
+            screenshot(page, f"rundetails-steer-{app}-done.png")
             ours = [e for e in errors if "anywidget" in e or "blob:" in e or "hdnotebook" in e]
             assert not ours, ours
