@@ -132,14 +132,12 @@ def test_the_initial_design_is_a_latin_hypercube():
         assert cells == list(range(8))
 
 
-def _pending_history() -> list[TrialRecord]:
-    finished = _run(BayesianParameterSampling(BRANIN, seed=0), _branin, 15, goal="minimize")
-    return finished
-
-
-def test_pending_trials_and_a_new_one_are_distinct():
-    sampler = BayesianParameterSampling(BRANIN, seed=0)
-    trials = _pending_history()
+@pytest.mark.parametrize("seed", [0, 3])
+def test_pending_trials_and_a_new_one_are_distinct(seed):
+    """Seeds 0 and 3 converge near a Branin optimum in 15 trials: there the Kriging believer alone
+    left its largest improvement a hair from a trial in flight (gaps 5e-5 and 1e-4)."""
+    sampler = BayesianParameterSampling(BRANIN, seed=seed)
+    trials = _run(BayesianParameterSampling(BRANIN, seed=seed), _branin, 15, goal="minimize")
     for k in range(4):  # four running trials, proposed one at a time
         config = sampler.suggest(trials, goal="minimize")[0]
         trials.append(TrialRecord(len(trials), config, "running"))
@@ -343,6 +341,9 @@ def test_a_pending_point_has_no_expected_improvement_left_at_it():
 
 
 def test_on_a_noisy_objective_the_noise_is_learnt_and_a_lucky_draw_is_not_the_bar():
+    """The bar is the expected lowest latent value at the results: above the luckiest draw (which
+    would set it on a noiseless model), below the lowest posterior mean (any low result may be the
+    truly lowest one), so a basin sampled many times does not keep the search forever."""
     from hdnotebook.sampling import _acquisition, _gp
 
     x, y = _data(60, 2, noise=0.3, seed=4)
@@ -350,7 +351,24 @@ def test_on_a_noisy_objective_the_noise_is_learnt_and_a_lucky_draw_is_not_the_ba
     hyper = _gp.fit_hyper(x, y, extra)
     assert hyper.noise > 1e-3  # the noise variance (standardised units: ~0.3^2 / var(y) ~ 0.04)
     acq = _acquisition.LogEI(hyper, x, y, extra, np.empty((0, 2)), np.random.default_rng(0))
-    assert acq.best[0] > y.min() + 0.05  # the lowest posterior mean, above the luckiest result
+    lowest_mean = float(_gp.Posterior(hyper, x, y, extra).predict(x)[0].min())
+    assert y.min() + 0.05 < acq.best[0] < lowest_mean - 0.02
+    again = _acquisition.LogEI(hyper, x, y, extra, np.empty((0, 2)), np.random.default_rng(9))
+    assert again.best[0] == acq.best[0]  # a function of the model alone
+
+
+def test_where_the_model_interpolates_the_bar_is_the_best_result():
+    from hdnotebook.sampling import _acquisition, _gp
+
+    x, y = _data(15, 2)
+    extra = np.zeros(len(y))
+    exact = _gp.Hyper(np.array([0.3, 0.3]), 1.0, 1e-10)
+    acq = _acquisition.LogEI(exact, x, y, extra, np.empty((0, 2)), np.random.default_rng(0))
+    assert acq.best[0] == pytest.approx(y.min(), abs=1e-3)
+    # partial evidence (extra noise) never sets the bar: only the results that count fully do
+    extra[np.argmin(y)] = 0.1
+    partial = _acquisition.LogEI(exact, x, y, extra, np.empty((0, 2)), np.random.default_rng(0))
+    assert partial.best[0] == pytest.approx(np.sort(y)[1], abs=1e-3)
 
 
 def _branin_batch(seed: int, running: int, count: int) -> tuple[list[TrialRecord], list[dict]]:

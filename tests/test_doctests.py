@@ -16,6 +16,7 @@ PURE_MODULES = [
     "sampling.random",
     "sampling.grid",
     "sampling.bayesian",
+    "sampling._acquisition",
     "policy.population",
     "policy.bandit",
     "policy.median",
