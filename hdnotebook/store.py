@@ -1033,6 +1033,10 @@ class Store:
     def count_metrics(self, run_id: str) -> int:
         return self._query("SELECT COUNT(*) FROM metrics WHERE run_id=?", (run_id,))[0][0]
 
+    def last_event_id(self) -> int:
+        """The id of the newest committed event (0 when there is none)."""
+        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM events")[0][0])
+
     def events(self, run_ids: Sequence[str]) -> list[tuple[int, str, str, dict[str, Any], float]]:
         marks = ",".join("?" * len(run_ids))
         rows = self._query(

@@ -232,3 +232,42 @@ def test_resume_needs_the_config_when_it_could_not_be_stored_and_refuses_finishe
         Experiment(ws, "exp").resume(run.id, config=config, backend="threading")
     with pytest.raises(ValueError, match="no unfinished"):
         Experiment(ws, "exp").resume()
+
+
+def gated_quick(x, gate):
+    deadline = time.time() + 60
+    while not os.path.exists(gate) and time.time() < deadline:
+        time.sleep(0.02)
+    return x
+
+
+def test_a_run_canceled_from_another_kernel_resumes_and_is_not_canceled_again(tmp_path):
+    # A cancel written to the store by another kernel (or the sidebar) belongs to the session that
+    # ran then; the driver of a later resume must not read it again and cancel itself at once.
+    ws = Workspace(tmp_path / "ws")
+    gate = str(tmp_path / "gate")
+    config = HyperDriveConfig(
+        estimator=lambda x: gated_quick(x, gate), hyperparameter_sampling=RandomParameterSampling({"x": uniform(0, 1)}, seed=5),
+        policy=NoTerminationPolicy(), primary_metric_name="score", primary_metric_goal="maximize",
+        max_total_runs=6, max_concurrent_runs=1,
+    )
+    run = Experiment(ws, "exp").submit(config)
+    while not run.get_children():
+        time.sleep(0.02)
+    canceller = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            from hdnotebook import Experiment, Workspace
+            [parent] = Experiment(Workspace({str(tmp_path / 'ws')!r}), "exp").get_runs()
+            parent.cancel()
+        """)], capture_output=True, text=True, timeout=120)
+    assert canceller.returncode == 0, canceller.stderr
+    run.wait_for_completion()
+    assert run.get_status() == "Canceled"
+    before = len(run.get_children())
+    open(gate, "w").close()
+    resumed = Experiment(ws, "exp").resume(run.id)
+    resumed.wait_for_completion()
+    assert resumed.get_status() == "Completed"
+    children = resumed.get_children()
+    assert len(children) >= 6 > before
+    assert sum(c.get_status() == "Completed" for c in children) >= 6 - before

@@ -210,6 +210,7 @@ class ExperimentDriver:
         )
         if self._paused:
             self.feeder.concurrency = 0
+        self._events_before_start = 0  # set by start(): the newest event id then
         self._thread = threading.Thread(target=self._main, name=f"hdnotebook-driver[{experiment}]", daemon=True)
 
     def _take_over(self, state: ResumeState) -> None:
@@ -229,6 +230,10 @@ class ExperimentDriver:
     # -- lifecycle (the RunController of experiment_run) ---------------------------------------
     def start(self) -> None:
         _RUNNING.add(self)
+        # Cancel requests already in the store were for an earlier session of this run (a resume
+        # after a cancel from another kernel or the sidebar): this driver reads only newer ones.
+        self.store.flush(STORE_ACK_SECONDS, fault_grace=1.0)
+        self._events_before_start = self.store.last_event_id()
         self._thread.start()
 
     def wait_done(self, timeout: float | None = None) -> bool:
@@ -479,7 +484,7 @@ class ExperimentDriver:
 
     def _loop(self) -> None:
         last_event_check = last_beat = 0.0
-        event_cursor = 0
+        event_cursor = self._events_before_start
         while True:
             self._wake.clear()  # before collecting: a wake-up that comes after this is not lost
             self.feeder.collect_ended()
