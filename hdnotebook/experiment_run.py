@@ -230,17 +230,38 @@ class HyperDriveRun(Run):
         runs and, when the experiment failed, its error and traceback. Interrupting the
         waiting cell (Ctrl-C, the stop button) stops the waiting, not the experiment.
         """
+        if not self._wait_until_ended(show_output, poll_seconds):
+            return self.get_details()
+        details = self.get_details()
+        if show_output:
+            print(self.summary_table(), flush=True)
+            if details["status"] == RunStatus.FAILED and details["properties"].get("error"):
+                print(_failure_text(self.id, details["properties"]), flush=True)
+        if raise_on_error and details["status"] == RunStatus.FAILED:
+            raise RuntimeError(f"experiment run {self.id} failed: {details['properties'].get('error')}")
+        return details
+
+    def _wait_until_ended(
+        self, show_output: bool, poll_seconds: float, on_poll: Callable[[], None] | None = None
+    ) -> bool:
+        """Wait until the experiment has ended, printing a progress line per change when asked.
+
+        ``on_poll`` runs before each look (when ``show_output``). Returns ``False`` when the waiting
+        cell was interrupted (Ctrl-C, the stop button): that stops the waiting, not the experiment.
+        """
         last = ""
         try:
             while True:
                 status = self.get_status()
                 if show_output:
+                    if on_poll is not None:
+                        on_poll()
                     line = self.progress_line()
                     if line != last:
                         print(line, flush=True)
                         last = line
                 if status in TERMINAL_STATUSES:
-                    break
+                    return True
                 if self._controller is not None:
                     self._controller.wait_done(poll_seconds)
                 else:
@@ -251,15 +272,7 @@ class HyperDriveRun(Run):
                 "(hyperdrive_run.cancel() stops it).",
                 file=sys.stderr,
             )
-            return self.get_details()
-        details = self.get_details()
-        if show_output:
-            print(self.summary_table(), flush=True)
-            if details["status"] == RunStatus.FAILED and details["properties"].get("error"):
-                print(_failure_text(self.id, details["properties"]), flush=True)
-        if raise_on_error and details["status"] == RunStatus.FAILED:
-            raise RuntimeError(f"experiment run {self.id} failed: {details['properties'].get('error')}")
-        return details
+            return False
 
     def cancel(self) -> None:
         """Stop the experiment: no new trials; running ones are stopped and end Canceled."""

@@ -10,10 +10,7 @@
 // - a timeline: which slot ran which run, when, and which the policy stopped.
 import { TERMINAL, fmt } from "./state.js";
 import { STATUS_COLORS } from "./theme.js";
-
-function esc(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
+import { esc } from "./page.js";
 
 // slots: each run goes to the lowest slot free at its start (the same packing the lanes make)
 export function timelineSlots(state) {

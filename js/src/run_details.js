@@ -15,6 +15,7 @@ import { STATUS_COLORS, readTheme, watchTheme } from "./theme.js";
 import { STEER_CSS, mountSteering } from "./steer.js";
 import { INSIGHT_CSS, mountInsight } from "./insight.js";
 import { RUNDETAIL_CSS, mountRunDetail } from "./rundetail.js";
+import { esc, serverConfig } from "./page.js";
 
 // plotly is bundled in, but evaluated only when the first chart is drawn: anywidget gives a module
 // 2 s to load, and evaluating plotly takes about that long in a slow browser
@@ -32,10 +33,6 @@ const SECONDARY_IDLE = 8;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const IDLE_PER_DRAW = 4; // and the page idle 4x as long as a draw took: the main thread <= 20 % busy
 const PLOT_CONFIG = { displaylogo: false, responsive: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
-
-function esc(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
 
 // ---- per model ----------------------------------------------------------------------------------
 // the shared state of a model, found by the object of its current `_snapshot` (the model proxies
@@ -85,17 +82,6 @@ function initialize({ model, queued = [] }) {
 }
 
 // ---- cancel over REST (the hdnotebook server extension), so it acts while the kernel is busy ----
-function serverConfig() {
-  const node = document.getElementById("jupyter-config-data");
-  if (!node) return null;
-  try {
-    const c = JSON.parse(node.textContent);
-    return { base: String(c.baseUrl || "/").replace(/\/?$/, "/"), token: c.token || "" };
-  } catch (e) {
-    return null;
-  }
-}
-
 function restRequest(rest, runId, method, body) {
   const cfg = serverConfig();
   if (!cfg || !rest || !rest.workspace) return Promise.reject(new Error("no Jupyter server page"));

@@ -4,20 +4,7 @@
 // edit and enqueue). Asked of the server extension (GET .../runs/RUN/detail: it answers while the
 // kernel is busy) or, without one, of the kernel (a `run_detail` request with an id), and kept per
 // run until its status or its number of values changes.
-function esc(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
-
-function serverConfig() {
-  const node = document.getElementById("jupyter-config-data");
-  if (!node) return null;
-  try {
-    const c = JSON.parse(node.textContent);
-    return { base: String(c.baseUrl || "/").replace(/\/?$/, "/"), token: c.token || "" };
-  } catch (e) {
-    return null;
-  }
-}
+import { esc, serverConfig } from "./page.js";
 
 function pyValue(v) {
   if (v === null || v === undefined) return "None";

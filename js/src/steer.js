@@ -8,27 +8,13 @@
 // else to the kernel as a `steer` message (it acts once the running cell ends: the result line says so).
 // The steering log (requests and the driver's answers) comes from the model's `meta.steering`.
 import { TERMINAL, fmt } from "./state.js";
+import { esc, serverConfig } from "./page.js";
 
 const LIMITS = [
   ["max_total_runs", "max total", 1, 1000, true],
   ["max_concurrent_runs", "max at once", 1, 100, true],
   ["max_duration_minutes", "max minutes", 0, Infinity, false],
 ];
-
-function esc(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
-
-function serverConfig() {
-  const node = document.getElementById("jupyter-config-data");
-  if (!node) return null;
-  try {
-    const c = JSON.parse(node.textContent);
-    return { base: String(c.baseUrl || "/").replace(/\/?$/, "/"), token: c.token || "" };
-  } catch (e) {
-    return null;
-  }
-}
 
 // POST {action, args} to the server's steer route; rejects when there is no server page
 function postSteer(rest, body) {

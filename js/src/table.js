@@ -5,10 +5,7 @@
 // in the table survives; the body is rebuilt only when the order of the shown rows changes.
 import { duration, fmt, fmtSeconds } from "./state.js";
 import { STATUS_COLORS } from "./theme.js";
-
-function esc(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
+import { esc } from "./page.js";
 
 // Columns, left to right: the pinned ones first (pin: true)
 export function columns(state) {

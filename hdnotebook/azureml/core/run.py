@@ -21,7 +21,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from ... import run_files
@@ -37,6 +37,22 @@ __all__ = ["Run", "get_run"]
 
 def _workspace_path(store: Any) -> str:
     return os.path.dirname(store.path)
+
+
+def _upload_files(upload_file: Callable[[str, str], None], names: list[str], paths: list[str]) -> None:
+    """``run.upload_files``: each path under its name (the SDK's check of the two lists first)."""
+    if len(names) != len(paths):
+        raise TypeError(f"names and paths must be lists of equal lengths, got {len(names)} and {len(paths)}")
+    for name, path in zip(names, paths):
+        upload_file(name, path)
+
+
+def _upload_folder(upload_file: Callable[[str, str], None], name: str, path: str) -> None:
+    """``run.upload_folder``: every file under ``path``, named ``name/<its path below path>``."""
+    for folder, _dirs, files in os.walk(path):
+        for file in files:
+            full = os.path.join(folder, file)
+            upload_file(f"{name.rstrip('/')}/{os.path.relpath(full, path).replace(os.sep, '/')}", full)
 
 
 class _AzureRunAPI:
@@ -163,16 +179,10 @@ class _AzureRunAPI:
 
     def upload_files(self, names: list[str], paths: list[str], return_artifacts: bool = False,
                      timeout_seconds: int | None = None, datastore_name: str | None = None) -> None:
-        if len(names) != len(paths):
-            raise TypeError(f"names and paths must be lists of equal lengths, got {len(names)} and {len(paths)}")
-        for name, path in zip(names, paths):
-            self.upload_file(name, path)
+        _upload_files(self.upload_file, names, paths)
 
     def upload_folder(self, name: str, path: str, datastore_name: str | None = None) -> None:
-        for folder, _dirs, files in os.walk(path):
-            for file in files:
-                full = os.path.join(folder, file)
-                self.upload_file(f"{name.rstrip('/')}/{os.path.relpath(full, path).replace(os.sep, '/')}", full)
+        _upload_folder(self.upload_file, name, path)
 
     def register_model(self, model_name: str, model_path: str | None = None, tags: dict[str, Any] | None = None,
                        properties: dict[str, Any] | None = None, model_framework: str | None = None,
@@ -468,16 +478,10 @@ class _LiveRun:
 
     def upload_files(self, names: list[str], paths: list[str], return_artifacts: bool = False,
                      timeout_seconds: int | None = None, datastore_name: str | None = None) -> None:
-        if len(names) != len(paths):
-            raise TypeError(f"names and paths must be lists of equal lengths, got {len(names)} and {len(paths)}")
-        for name, path in zip(names, paths):
-            self.upload_file(name, path)
+        _upload_files(self.upload_file, names, paths)
 
     def upload_folder(self, name: str, path: str, datastore_name: str | None = None) -> None:
-        for folder, _dirs, files in os.walk(path):
-            for file in files:
-                full = os.path.join(folder, file)
-                self.upload_file(f"{name.rstrip('/')}/{os.path.relpath(full, path).replace(os.sep, '/')}", full)
+        _upload_folder(self.upload_file, name, path)
 
     def get_file_names(self) -> list[str]:
         return [] if self._offline else run_files.list_file_names(self._run_dir)  # type: ignore[arg-type]

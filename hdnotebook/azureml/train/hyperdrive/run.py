@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from typing import Any
 
-from ...._vocab import TERMINAL_STATUSES, RunStatus, best_value, metric_key
+from ...._vocab import RunStatus, best_value, metric_key
 from ....experiment_run import HyperDriveRun as _EngineHyperDriveRun
 from ...core.run import Run, _AzureRunAPI
 from ..._metric_values import first_error_line
@@ -168,32 +167,18 @@ class HyperDriveRun(_AzureRunAPI, _EngineHyperDriveRun):
         (every trial failed, or the driver did).
         """
         reported: set[str] = set()
-        warned = False
-        last = ""
+        warned = [False]
+
+        def print_news() -> None:
+            warned[0] = self._print_news(reported, warned[0])
+
         if show_output:
             print(f"RunId: {self.id}\nWeb View: {self.get_portal_url()}\n", flush=True)
-        try:
-            while True:
-                status = self.get_status()
-                if show_output:
-                    warned = self._print_news(reported, warned)
-                    line = self.progress_line()
-                    if line != last:
-                        print(line, flush=True)
-                        last = line
-                if status in TERMINAL_STATUSES:
-                    break
-                if self._controller is not None:
-                    self._controller.wait_done(poll_seconds)
-                else:
-                    time.sleep(poll_seconds)
-        except KeyboardInterrupt:
-            print(f"Stopped waiting; experiment run {self.id} goes on in the background "
-                  "(hyperdrive_run.cancel() stops it).", flush=True)
+        if not self._wait_until_ended(show_output, poll_seconds, print_news):
             return self.get_details()
         details = self.get_details()
         if show_output:
-            self._print_news(reported, warned)
+            self._print_news(reported, warned[0])
             print(f"\nExecution Summary\n=================\nRunId: {self.id}\nWeb View: {self.get_portal_url()}\n",
                   flush=True)
             print(self.summary_table(), flush=True)
