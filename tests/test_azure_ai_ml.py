@@ -7,7 +7,6 @@ came back.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
@@ -308,13 +307,9 @@ class TestObjectiveAndLimits:
         with pytest.raises((TypeError, ValueError), match=message):
             self._sweep().set_limits(**kwargs)
 
-    def test_trial_timeout_maps_to_the_engines_per_trial_limit_or_says_it_is_missing(self, tmp_path):
+    def test_trial_timeout_maps_to_the_engines_per_trial_limit(self, tmp_path):
         job = self._sweep(trial_timeout=120)
-        if "max_run_duration_seconds" in inspect.signature(HyperDriveConfig).parameters:
-            assert self._config(job, tmp_path).max_run_duration_seconds == 120
-        else:
-            with pytest.raises(NotImplementedError, match="no per-trial time limit"):
-                self._config(job, tmp_path)
+        assert self._config(job, tmp_path).max_run_duration_seconds == 120
 
     def test_sweep_takes_distributions_from_inputs_and_search_space(self):
         job = command(command="python t.py --C ${{inputs.C}} --lr ${{inputs.lr}}", inputs={"C": 1.0, "lr": 0.1})
@@ -574,8 +569,6 @@ def test_docstring_examples_hold(module):
 
 @pytest.mark.slow
 def test_trial_timeout_cancels_the_trial_that_runs_too_long(project):
-    if "max_run_duration_seconds" not in inspect.signature(HyperDriveConfig).parameters:
-        pytest.skip("this engine has no per-trial time limit yet")
     ml_client = MLClient(DefaultAzureCredential())
     job = command(code="./src", command="python -c 'import sys, time; time.sleep(float(sys.argv[1]))' ${{inputs.seconds}}",
                   inputs={"seconds": Choice([0.2, 120])})

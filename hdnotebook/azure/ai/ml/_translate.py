@@ -22,7 +22,6 @@ each a one-value choice.
 
 from __future__ import annotations
 
-import inspect
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +41,6 @@ __all__ = ["LocalPlan", "plan_job", "COMMAND_JOB_METRIC"]
 
 #: the primary metric name of a command job submitted on its own (it has no objective)
 COMMAND_JOB_METRIC = "(command job: no objective)"
-#: HyperDriveConfig's per-trial time limit, once the engine has one
-_TRIAL_LIMIT_ARGUMENT = "max_run_duration_seconds"
 
 
 @dataclass
@@ -179,10 +176,5 @@ def _limits(job: SweepJob) -> dict[str, Any]:
         "max_duration_minutes": None if limits.timeout is None else limits.timeout / 60.0,
     }
     if limits.trial_timeout is not None:
-        if _TRIAL_LIMIT_ARGUMENT not in inspect.signature(HyperDriveConfig).parameters:
-            raise NotImplementedError(
-                "set_limits(trial_timeout=...): this hdnotebook's engine has no per-trial time limit yet; "
-                "leave trial_timeout unset (timeout= limits the whole sweep)"
-            )
-        out[_TRIAL_LIMIT_ARGUMENT] = limits.trial_timeout
+        out["max_run_duration_seconds"] = limits.trial_timeout
     return out
