@@ -12,6 +12,7 @@ import pytest
 #: modules whose examples must run; each has at least one
 PURE_MODULES = [
     "_vocab",
+    "_format",
     "space",
     "sampling.random",
     "sampling.grid",

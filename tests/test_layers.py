@@ -14,6 +14,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "hdnotebook"
 #: layer of each module (longest dotted prefix wins); an import may point to its own layer or lower
 LAYERS: dict[str, int] = {
     "_vocab": 0,
+    "_format": 0,  # the one number format of every view
     "space": 1,
     "sampling": 2,
     "policy": 2,
@@ -47,7 +48,7 @@ LAYERS: dict[str, int] = {
 RESTRICTED: dict[str, tuple[str, ...]] = {
     "engine.lane": ("_vocab", "run", "channel", "run_files", "engine.trial", "engine.lane"),
     "engine.trial": ("_vocab", "run", "channel", "run_files", "engine.trial"),
-    "server": ("_vocab", "store", "steering", "run_detail", "run_files", "server"),
+    "server": ("_vocab", "_format", "store", "steering", "run_detail", "run_files", "server"),
 }
 
 
