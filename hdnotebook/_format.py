@@ -19,7 +19,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["format_number", "SIGNIFICANT_DIGITS"]
+__all__ = ["format_number", "json_value", "SIGNIFICANT_DIGITS"]
 
 #: how many significant digits a float shows
 SIGNIFICANT_DIGITS = 4
@@ -82,3 +82,23 @@ def format_number(value: Any) -> str:
     if not math.isfinite(x) or x == int(x):
         return _js_number_text(x)  # an integral number keeps all its digits, as in the front ends
     return _js_number_text(float(f"{x:.{SIGNIFICANT_DIGITS}g}"))
+
+
+def json_value(value: Any) -> Any:
+    """A parameter value as the views receive it in JSON: numpy scalars as Python numbers,
+    non-finite floats as their text (JSON has no NaN), anything else unusual as its ``repr``.
+
+    >>> json_value(float("inf")), json_value(3), json_value((1, 2))
+    ('inf', 3, '(1, 2)')
+    """
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        try:
+            value = item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)

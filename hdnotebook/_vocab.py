@@ -36,6 +36,7 @@ __all__ = [
     "check_goal",
     "metric_key",
     "best_value",
+    "best_run",
     "trial_state",
     "HEARTBEAT_SECONDS",
     "HEARTBEAT_TIMEOUT",
@@ -131,6 +132,30 @@ def best_value(values: Iterable[float | None], goal: str) -> float | None:
         if best is None or metric_key(v, goal) > metric_key(best, goal):
             best = float(v)
     return best
+
+
+def best_run(runs: Iterable[tuple[str, str, float | None]], goal: str) -> tuple[str | None, float | None]:
+    """The best run of an experiment: ``(run_id, value)`` from ``(run_id, status, value)`` triples.
+
+    ``value`` is a run's own :func:`best_value`. Failed runs do not count, nor runs without a value
+    (or with NaN); Completed, Canceled (stopped early) and running runs do. On a tie the first run
+    given wins. ``(None, None)`` when no run counts. The widget's header, the sidebar's list, the
+    driver's ``best`` in the experiment run's details and ``get_best_run_by_primary_metric`` all
+    take it from here.
+
+    >>> best_run([("a", "Completed", 0.7), ("b", "Failed", 0.9), ("c", "Running", 0.8)], "maximize")
+    ('c', 0.8)
+    >>> best_run([("a", "Completed", float("nan")), ("b", "Canceled", None)], "minimize")
+    (None, None)
+    """
+    best_id: str | None = None
+    best: float | None = None
+    for run_id, status, value in runs:
+        if value is None or status == RunStatus.FAILED or math.isnan(value):
+            continue
+        if best is None or metric_key(value, goal) > metric_key(best, goal):
+            best_id, best = run_id, float(value)
+    return best_id, best
 
 
 def trial_state(status: str) -> str:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._vocab import TERMINAL_STATUSES, RunStatus, best_value, metric_key
+from ._vocab import TERMINAL_STATUSES, RunStatus, best_run, best_value, metric_key
 from .run import Run, _collect
 from .run_detail import OUTPUT_TAIL_CHARS, output_tail, run_detail
 from .config import check_limits
@@ -204,16 +204,9 @@ class HyperDriveRun(Run):
         """
         goal = self.goal
         values = self.primary_values()
-        best: tuple[float, StoredRun] | None = None
-        for child in self.get_children():
-            if child.get_status() == RunStatus.FAILED:
-                continue
-            value = best_value(values.get(child.id, []), goal)
-            if value is None or math.isnan(value):
-                continue
-            if best is None or metric_key(value, goal) > metric_key(best[0], goal):
-                best = (value, child)
-        return best[1] if best else None
+        children = {child.id: child for child in self.get_children()}
+        run_id, _ = best_run(((c.id, c.get_status(), best_value(values.get(c.id, []), goal)) for c in children.values()), goal)
+        return children[run_id] if run_id is not None else None
 
     def metric_events(self) -> list[MetricRow]:
         """Every primary-metric row of the children in the order the engine received them."""

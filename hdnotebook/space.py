@@ -33,6 +33,8 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from ._format import json_value
+
 __all__ = [
     "ParameterExpression",
     "choice",
@@ -48,6 +50,7 @@ __all__ = [
     "EXPRESSIONS",
     "check_configuration",
     "expression_from_repr",
+    "param_axes",
     "validate_space",
     "sample_configuration",
     "grid_size",
@@ -551,6 +554,35 @@ def expression_from_repr(text: str) -> ParameterExpression:
     except (SyntaxError, ValueError, TypeError) as exc:
         raise ValueError(f"not a parameter expression: {text!r} ({exc})") from exc
     raise ValueError(f"not a parameter expression: {text!r}; expected one of {', '.join(EXPRESSIONS)}(...)")
+
+
+def param_axes(space: Mapping[str, ParameterExpression | str]) -> list[dict[str, Any]]:
+    """How every view draws each parameter: the one axis model, stored with the experiment run.
+
+    ``space`` maps names to expressions (or their ``repr``, as stored). Each axis is ``{"name",
+    "expr", "kind", "log", "categorical", "values"}``: ``log`` for log expressions (a log axis),
+    ``categorical`` with ``values`` (a ``choice``'s options as JSON values, in order) for categorical
+    ticks. An expression that cannot be read back is drawn as a plain linear axis.
+
+    >>> [(a["name"], a["log"], a["categorical"], a["values"])
+    ...  for a in param_axes({"lr": loguniform(-6, -1), "act": choice("relu", "tanh"), "x": "?"})]
+    [('lr', True, False, None), ('act', False, True, ['relu', 'tanh']), ('x', False, False, None)]
+    """
+    axes = []
+    for name, given in space.items():
+        text = given if isinstance(given, str) else repr(given)
+        axis: dict[str, Any] = {"name": name, "expr": text, "kind": None, "log": False,
+                                "categorical": False, "values": None}
+        try:
+            expr = given if isinstance(given, ParameterExpression) else expression_from_repr(given)
+        except ValueError:
+            expr = None
+        if expr is not None:
+            axis.update(kind=expr.kind, log=bool(expr.is_log), categorical=bool(expr.is_categorical))
+            if expr.is_categorical:
+                axis["values"] = [json_value(v) for v in expr.grid_values()]
+        axes.append(axis)
+    return axes
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from .config import HyperDriveConfig, _warm_start_list
 from ._vocab import TERMINAL_STATUSES, RunStatus, driver_alive, driver_identity
 from .experiment_run import HyperDriveRun, new_parent_id
 from .steering import applied_steering
+from .space import param_axes
 from .store import Store, open_store
 
 __all__ = ["Workspace", "Experiment", "STORE_FILE"]
@@ -218,6 +219,7 @@ def describe_config(config: HyperDriveConfig, tags: dict[str, str] | None = None
         "sampling": sampling.name,
         "seed": sampling.seed,
         "space": {name: repr(expr) for name, expr in sampling.parameter_space.items()},
+        "axes": param_axes(sampling.parameter_space),  # how every view draws each parameter
         "policy": repr(config.policy),
         "estimator": getattr(estimator, "__qualname__", None) or repr(estimator),
         "gpus_per_trial": config.gpus_per_trial,

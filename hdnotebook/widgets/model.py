@@ -35,13 +35,14 @@ import threading
 import time
 from typing import Any
 
-from .._vocab import TERMINAL_STATUSES, RunStatus, best_value, metric_key
-from ..space import expression_from_repr
+from .._format import json_value
+from .._vocab import TERMINAL_STATUSES, RunStatus, best_run, best_value
+from ..space import param_axes
 from ..run_detail import run_detail
 from ..steering import steering_events
 from ..store import Changes, MetricRow, RunRow, Store
 
-__all__ = ["RunDetailsModel", "apply_message", "curves", "param_axes", "json_number"]
+__all__ = ["RunDetailsModel", "apply_message", "curves", "json_number"]
 
 
 def json_number(value: Any) -> float | None:
@@ -53,38 +54,6 @@ def json_number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
-
-
-def _json_value(value: Any) -> Any:
-    """A hyperparameter value as JSON carries it (non-finite floats become their text)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return repr(value)
-
-
-def param_axes(space: dict[str, str]) -> list[dict[str, Any]]:
-    """How to draw each hyperparameter, from the parent run's ``space`` (name -> expression repr).
-
-    Each axis is ``{"name", "expr", "kind", "log", "categorical", "values"}``; ``values`` lists a
-    ``choice``'s options (as JSON values) and is ``None`` otherwise. An expression that cannot be
-    read back is drawn as a plain linear axis.
-    """
-    axes = []
-    for name, text in space.items():
-        axis: dict[str, Any] = {"name": name, "expr": text, "kind": None, "log": False,
-                                "categorical": False, "values": None}
-        try:
-            expr = expression_from_repr(text)
-        except ValueError:
-            expr = None
-        if expr is not None:
-            axis.update(kind=expr.kind, log=bool(expr.is_log), categorical=bool(expr.is_categorical))
-            if expr.is_categorical:
-                axis["values"] = [_json_value(v) for v in expr.grid_values()]
-        axes.append(axis)
-    return axes
 
 
 class RunDetailsModel:
@@ -204,7 +173,7 @@ class RunDetailsModel:
             "id": row.id,
             "number": row.number,
             "status": row.status,
-            "params": {k: _json_value(v) for k, v in row.params.items()},
+            "params": {k: json_value(v) for k, v in row.params.items()},
             "created": row.created,
             "started": row.started,
             "ended": row.ended,
@@ -241,7 +210,7 @@ class RunDetailsModel:
                 "steering": steering_events(self.store, self.parent_id),
                 "policy": d.get("policy"),
                 "sampling": d.get("sampling"),
-                "axes": param_axes(d.get("space") or {}),
+                "axes": d.get("axes") or param_axes(d.get("space") or {}),
             }
         return self._meta
 
@@ -250,15 +219,9 @@ class RunDetailsModel:
         p = self.parent
         d = p.details if p else {}
         counts: dict[str, int] = {}
-        best_run, best = None, None
-        for run_id in self._order:
-            row = self.rows[run_id]
+        for row in self.rows.values():
             counts[row["status"]] = counts.get(row["status"], 0) + 1
-            v = row["best"]
-            if v is None or row["status"] == RunStatus.FAILED:
-                continue
-            if best is None or metric_key(v, self.goal) > metric_key(best, self.goal):
-                best, best_run = v, run_id
+        best_id, best = best_run(((run_id, self.rows[run_id]["status"], self.rows[run_id]["best"]) for run_id in self._order), self.goal)
         longest = max((r["intervals"] for r in self.rows.values()), default=0)
         # a run stopped at an interval no shorter than the longest run's lost nothing we know of:
         # not counted as stopped early (the replay's stopped_early says the same)
@@ -275,7 +238,7 @@ class RunDetailsModel:
             "finished": sum(n for s, n in counts.items() if s in TERMINAL_STATUSES),
             "counts": counts,
             "best": best,
-            "best_run": best_run,
+            "best_run": best_id,
             "stopped_early": len(stopped),
             "longest": longest,
             "saved_intervals": saved,
