@@ -497,7 +497,7 @@ class ExperimentDriver:
                 self.cancel(f"max_duration_minutes ({self.limits['max_duration_minutes']:g}) reached", StopKind.MAX_DURATION)
             self._enforce_trial_time_limit(now)
             if now - last_beat >= HEARTBEAT_SECONDS:
-                self.store.update_run(self.parent_id, details={"heartbeat": now})
+                self.store.update_run(self.parent_id, details={"heartbeat": now, **self._best_details()})
                 last_beat = now
             if self._cancel_reason is not None:
                 return
@@ -794,6 +794,11 @@ class ExperimentDriver:
                 kind=OutcomeKind.STOPPED,
             ))
 
+    def _best_details(self) -> dict[str, Any]:
+        """``best`` and ``best_run`` for the experiment run's details: the sidebar's list reads them."""
+        run_id, value = self.trials.best_run()
+        return {"best": value, "best_run": run_id}
+
     def _finish(self) -> None:
         """The experiment's end: its status and why, then the channel, pool and workers go."""
         statuses = self.trials.statuses()
@@ -808,6 +813,7 @@ class ExperimentDriver:
             status, details = RunStatus.COMPLETED, {}
             if self._cancel_reason:
                 details["stop"] = {"reason": self._cancel_reason, "kind": str(self._cancel_kind)}
+        details.update(self._best_details())
         try:
             self.store.update_run(self.parent_id, status=status, ended=time.time(), details=details)
             self.store.flush(STORE_ACK_SECONDS, fault_grace=STORE_FAULT_GRACE_SECONDS)

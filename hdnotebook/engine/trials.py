@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._vocab import RunStatus, StrEnum, best_value, trial_state
+from .._vocab import RunStatus, StrEnum, best_run, best_value, trial_state
 from ..policy.base import StopDecision
 from ..sampling.base import TrialRecord
 from .gpus import GpuSlots
@@ -73,6 +73,9 @@ class TrialRuntime:
     #: whether its row is in the store yet
     stored: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
+    #: the trial's best primary value over its first ``best_of`` values (kept up as values arrive)
+    best: float | None = None
+    best_of: int = 0
 
 
 @dataclass
@@ -92,11 +95,20 @@ class Trial:
     details: dict[str, Any] = field(default_factory=dict)
     runtime: TrialRuntime = field(default_factory=TrialRuntime, repr=False, compare=False)
 
+    def best(self, goal: str) -> float | None:
+        """Its best primary value so far (:func:`best_value`), reading only the values new since last time."""
+        runtime, n = self.runtime, len(self.values)
+        if runtime.best_of != n:
+            seen = [] if runtime.best is None else [runtime.best]
+            runtime.best = best_value(seen + self.values[runtime.best_of:n], goal)
+            runtime.best_of = n
+        return runtime.best
+
     def record(self, goal: str) -> TrialRecord:
         """The trial as a sampler sees it."""
         return TrialRecord(
             number=self.number, params=self.params, state=trial_state(self.status),
-            value=best_value(self.values, goal), intervals=len(self.values), curve=tuple(self.values),
+            value=self.best(goal), intervals=len(self.values), curve=tuple(self.values),
         )
 
 
@@ -225,6 +237,14 @@ class TrialsTable:
             for trial in self.active.values():  # a few (the concurrency): placed by number
                 bisect.insort(records, trial.record(self.goal), key=_number)
             return records
+
+    def best_run(self) -> tuple[str | None, float | None]:
+        """``(run_id, value)`` of the best trial so far by :func:`~hdnotebook._vocab.best_run` (retried
+        attempts left out), what the driver writes into the experiment run's details."""
+        with self.lock:
+            return best_run(
+                ((t.run_id, t.status, t.best(self.goal)) for t in self.order if t.superseded_by is None), self.goal
+            )
 
     def statuses(self) -> list[str]:
         """The status of every trial that counts (retried attempts left out), in creation order."""

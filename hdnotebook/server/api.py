@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._vocab import TERMINAL_STATUSES, RunStatus, driver_alive
+from .._vocab import TERMINAL_STATUSES, RunStatus, best_run, best_value, driver_alive
 from .. import steering
 from ..run_detail import run_detail
 from ..store import MetricRow, RunRow, Store
@@ -73,20 +73,33 @@ def metric_json(m: MetricRow) -> list[Any]:
     return row
 
 
+#: the best run of experiments that have ended, by parent id (it cannot change any more)
+_ENDED_BEST: dict[tuple[str, str], tuple[str | None, float | None]] = {}
+
+
 def _best(store: Store, parent: RunRow) -> tuple[float | None, str | None]:
-    name = parent.details.get("primary_metric_name")
-    goal = parent.details.get("goal", "maximize")
+    """The experiment's best value and run, as its driver wrote them into the details (every
+    heartbeat and at the end); computed here by the same rule (``best_run``) only for an
+    experiment whose driver has not written them (stores from before, a driver's first seconds)."""
+    d = parent.details
+    name, goal = d.get("primary_metric_name"), d.get("goal", "maximize")
     if not name:
         return None, None
-    order = "DESC" if goal == "maximize" else "ASC"
-    row = store._conn.execute(  # noqa: SLF001 - a read the Store has no method for
-        "SELECT m.value, m.run_id FROM metrics m JOIN runs r ON r.id = m.run_id "
-        f"WHERE r.parent_id=? AND m.name=? AND m.value IS NOT NULL AND r.status != ? ORDER BY m.value {order}, m.id LIMIT 1",
-        (parent.id, name, RunStatus.FAILED),
-    ).fetchone()
-    if row is None or not math.isfinite(row[0]):
-        return None, None
-    return float(row[0]), row[1]
+    if "best_run" in d:
+        return d.get("best"), d.get("best_run")
+    key = (store.path, parent.id)
+    if key in _ENDED_BEST:
+        run_id, value = _ENDED_BEST[key]
+        return value, run_id
+    children = store.child_runs(parent.id)
+    values: dict[str, list[float]] = {c.id: [] for c in children}
+    for m in store.metrics(list(values), name):
+        if m.value is not None:
+            values[m.run_id].append(m.value)
+    run_id, value = best_run(((c.id, c.status, best_value(values[c.id], goal)) for c in children), goal)
+    if parent.status in TERMINAL_STATUSES:
+        _ENDED_BEST[key] = (run_id, value)
+    return value, run_id
 
 
 def parent_summary(store: Store, parent: RunRow) -> dict[str, Any]:
