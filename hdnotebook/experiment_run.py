@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ._format import format_number
 from ._vocab import TERMINAL_STATUSES, RunStatus, best_run, best_value, metric_key
 from .run import Run, _collect
 from .run_detail import OUTPUT_TAIL_CHARS, output_tail, run_detail
@@ -484,7 +485,7 @@ class HyperDriveRun(Run):
         best_text = ""
         if best is not None:
             value = best_value(self.primary_values()[best.id], self.goal)
-            best_text = f" | best {self.primary_metric_name}={value:.4g} ({best.id})"
+            best_text = f" | best {self.primary_metric_name}={format_number(value)} ({best.id})"
         parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         return f"[{row.status}] {len(children)}/{total} runs: {parts}{best_text}"
 
@@ -503,7 +504,7 @@ class HyperDriveRun(Run):
         for value, row in rows[:limit]:
             lines.append([
                 row.id.rsplit("_", 1)[-1], row.status,
-                "" if value is None else f"{value:.4g}", str(len(values.get(row.id, []))),
+                format_number(value), str(len(values.get(row.id, []))),
                 *(_short(row.params.get(n)) for n in names),
             ])
         widths = [max(len(str(r[i])) for r in lines) for i in range(len(header))]
@@ -522,9 +523,7 @@ def _failure_text(run_id: str, properties: dict[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    return format_number(value) if isinstance(value, float) else str(value)
 
 
 def new_parent_id() -> str:

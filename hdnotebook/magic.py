@@ -29,6 +29,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
+from ._format import format_number
 from ._magic_options import (
     MAGIC_LINE,
     make_sampling,
@@ -379,7 +380,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return format_number(value)
     return str(value)
 
 

@@ -10,21 +10,17 @@ shares (SPEC §4): the runs at a rung are those that reached it and those that e
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Hashable
 from functools import lru_cache
 from numbers import Integral
 from typing import Any
 
-from .base import EarlyTerminationPolicy, StopDecision, metric_key
+from .base import EarlyTerminationPolicy, StopDecision, shown_value, metric_key
 from .population import Population
 
 __all__ = ["ASHAPolicy", "HyperbandPolicy"]
 
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
 
 
 def _int_arg(owner: str, name: str, value: Any, minimum: int, hint: str = "") -> int:
@@ -144,7 +140,7 @@ class ASHAPolicy(EarlyTerminationPolicy):
         if metric_key(value, goal) >= cutoff_key:
             return None
         cutoff = cutoff_key if goal == "maximize" else -cutoff_key
-        shown = "NaN (counts as worst)" if math.isnan(value) else _fmt(value)
+        shown = shown_value(value)
         passing = f"the top {top}" if top else "the best so far"
         where = f"rung {interval}" + (f" of bracket {bracket}" if self.brackets > 1 else "")
         return StopDecision(
@@ -156,7 +152,7 @@ class ASHAPolicy(EarlyTerminationPolicy):
             reason=(
                 f"{type(self).__name__}: {shown} at {where} is not in {passing} of "
                 f"{len(competing)} runs there (needs {'>=' if goal == 'maximize' else '<='} "
-                f"{_fmt(cutoff)})"
+                f"{shown_value(cutoff)})"
             ),
         )
 

@@ -7,14 +7,11 @@ from collections.abc import Hashable
 from numbers import Real
 from typing import Any
 
-from .base import EarlyTerminationPolicy, StopDecision, metric_key
+from .base import EarlyTerminationPolicy, StopDecision, shown_value, metric_key
 from .population import Population
 
 __all__ = ["BanditPolicy"]
 
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
 
 
 def _check_slack(name: str, value: Any) -> float:
@@ -77,11 +74,11 @@ class BanditPolicy(EarlyTerminationPolicy):
         worse = -1.0 if goal == "maximize" else 1.0  # the direction that is worse
         if self.slack_amount is not None:
             op = "-" if worse < 0 else "+"
-            return best + worse * self.slack_amount, f"best {_fmt(best)} {op} slack_amount {_fmt(self.slack_amount)}"
+            return best + worse * self.slack_amount, f"best {shown_value(best)} {op} slack_amount {shown_value(self.slack_amount)}"
         factor = 1.0 + self.slack_factor  # type: ignore[operator]
         if (best >= 0) == (worse < 0):  # maximise a positive value, or minimise a negative one
-            return best / factor, f"best {_fmt(best)} / (1 + slack_factor {_fmt(self.slack_factor)})"  # type: ignore[arg-type]
-        return best * factor, f"best {_fmt(best)} * (1 + slack_factor {_fmt(self.slack_factor)})"  # type: ignore[arg-type]
+            return best / factor, f"best {shown_value(best)} / (1 + slack_factor {shown_value(self.slack_factor)})"  # type: ignore[arg-type]
+        return best * factor, f"best {shown_value(best)} * (1 + slack_factor {shown_value(self.slack_factor)})"  # type: ignore[arg-type]
 
     def _decide(
         self, run_id: Hashable, interval: int, population: Population, goal: str
@@ -98,7 +95,7 @@ class BanditPolicy(EarlyTerminationPolicy):
         if not key < limit or math.isclose(key, limit, rel_tol=1e-12, abs_tol=1e-15):
             return None  # on the threshold up to rounding (0.8 - 0.2 is 0.6000000000000001)
         side = "below" if goal == "maximize" else "above"
-        shown = "NaN (counts as worst)" if math.isnan(value) else _fmt(value)
+        shown = shown_value(value)
         return StopDecision(
             run_id=run_id,  # type: ignore[arg-type]
             policy=type(self).__name__,
@@ -106,7 +103,7 @@ class BanditPolicy(EarlyTerminationPolicy):
             value=value,
             threshold=threshold,
             reason=(
-                f"BanditPolicy: {shown} at interval {interval} is {side} {_fmt(threshold)} ({how})"
+                f"BanditPolicy: {shown} at interval {interval} is {side} {shown_value(threshold)} ({how})"
             ),
         )
 

@@ -13,14 +13,25 @@ run on fewer than its minimum of comparable runs.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
 
+from .._format import format_number
 from .._vocab import GOALS, check_goal, metric_key
 from .population import PolicyTracker, Population
+
+
+def shown_value(value: float) -> str:
+    """A metric value as a stop reason writes it (the one number format; NaN says it counts as worst).
+
+    >>> shown_value(0.123456), shown_value(float("nan"))
+    ('0.1235', 'NaN (counts as worst)')
+    """
+    return "NaN (counts as worst)" if math.isnan(value) else format_number(value)
 
 __all__ = ["StopDecision", "EarlyTerminationPolicy", "metric_key", "check_goal"]
 

@@ -6,14 +6,11 @@ import math
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from .base import EarlyTerminationPolicy, StopDecision, _check_int, metric_key
+from .base import EarlyTerminationPolicy, StopDecision, shown_value, _check_int, metric_key
 from .population import Population
 
 __all__ = ["MedianStoppingPolicy"]
 
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
 
 
 def _median(keys: Sequence[float]) -> float:
@@ -72,7 +69,7 @@ class MedianStoppingPolicy(EarlyTerminationPolicy):
         if not key < median_key or math.isclose(key, median_key, rel_tol=1e-12, abs_tol=1e-15):
             return None  # equal up to rounding (a constant curve's average is not exact)
         median = median_key if goal == "maximize" else -median_key
-        shown = "NaN (counts as worst)" if math.isnan(best) else _fmt(best)
+        shown = shown_value(best)
         return StopDecision(
             run_id=run_id,  # type: ignore[arg-type]
             policy=type(self).__name__,
@@ -81,7 +78,7 @@ class MedianStoppingPolicy(EarlyTerminationPolicy):
             threshold=median,
             reason=(
                 f"MedianStoppingPolicy: best {shown} over intervals 1..{interval} is worse than "
-                f"{_fmt(median)}, the median of the running averages of {len(averages)} other runs"
+                f"{shown_value(median)}, the median of the running averages of {len(averages)} other runs"
             ),
         )
 

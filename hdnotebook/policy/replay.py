@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
 
+from .._format import format_number
 from .._vocab import best_value, check_goal, metric_key
 from .base import EarlyTerminationPolicy, StopDecision
 
@@ -40,7 +41,7 @@ class RunEnded:
 
 
 def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
+    return "-" if value is None else format_number(value)
 
 
 @dataclass(frozen=True)

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable
 from numbers import Integral
 from typing import Any
 
-from .base import EarlyTerminationPolicy, StopDecision, metric_key
+from .base import EarlyTerminationPolicy, StopDecision, shown_value, metric_key
 from .population import Population
 
 __all__ = ["TruncationSelectionPolicy"]
 
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
 
 
 class TruncationSelectionPolicy(EarlyTerminationPolicy):
@@ -88,7 +84,7 @@ class TruncationSelectionPolicy(EarlyTerminationPolicy):
             return None
         # the worst value that survives: the first run above the cut
         survivor = sorted([value, *others], key=lambda v: metric_key(v, goal))[cut]
-        shown = "NaN (counts as worst)" if math.isnan(value) else _fmt(value)
+        shown = shown_value(value)
         side = "below" if goal == "maximize" else "above"
         return StopDecision(
             run_id=run_id,  # type: ignore[arg-type]
@@ -99,7 +95,7 @@ class TruncationSelectionPolicy(EarlyTerminationPolicy):
             reason=(
                 f"TruncationSelectionPolicy: {shown} at interval {interval} ranks {rank} from the "
                 f"worst of {n} runs, in the lowest {self.truncation_percentage}% "
-                f"({cut} of {n}; stopped {side} {_fmt(survivor)})"
+                f"({cut} of {n}; stopped {side} {shown_value(survivor)})"
             ),
         )
 

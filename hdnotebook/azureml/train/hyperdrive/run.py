@@ -202,22 +202,6 @@ class HyperDriveRun(_AzureRunAPI, _EngineHyperDriveRun):
             return True
         return warned
 
-    def progress_line(self) -> str:
-        """``[Running] 5/12 runs: Completed 3, Running 2 | best Accuracy=0.97 (HD_..._2)``."""
-        self._store.flush()
-        children = self._store.child_runs(self.id)
-        row = self._row()
-        counts: dict[str, int] = {}
-        for child in children:
-            counts[child.status] = counts.get(child.status, 0) + 1
-        best = self._best_values()
-        best_text = ""
-        if best:
-            child, value, _ = max(best, key=lambda cvs: metric_key(cvs[1], self.goal))
-            best_text = f" | best {self.primary_metric_name}={value:.4g} ({child.id})"
-        parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        return f"[{row.status}] {len(children)}/{row.details.get('max_total_runs', '?')} runs: {parts}{best_text}"
-
     def get_diagnostics(self) -> None:
         raise NotImplementedError("get_diagnostics is not supported for a HyperDriveRun (as in the SDK)")
 
