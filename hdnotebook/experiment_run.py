@@ -473,6 +473,33 @@ class HyperDriveRun(Run):
             space, [r.params for r in done], [best_value(values.get(r.id, []), self.goal) for r in done], seed=seed
         )
 
+    def get_param_contour(self, params: list[str] | None = None, size: int | None = None) -> dict[str, Any]:
+        """The primary metric over two hyperparameters, interpolated onto a grid (what the widget's
+        contour draws), from the runs that Completed, each at its best value.
+
+        Args:
+            params: the two hyperparameters ``[x, y]``; default: the two most important
+                (:meth:`get_param_importances`; without scikit-learn, the first two of the space).
+            size: grid points along a numeric axis (default
+                :data:`hdnotebook.insight.CONTOUR_SIZE`).
+
+        Returns the grid of :func:`hdnotebook.insight.param_contour`: ``{"x", "y", "z", "zmin",
+        "zmax", "trials"}``. Raises ``ValueError`` with fewer than 3 Completed runs or a space of
+        fewer than two hyperparameters.
+        """
+        from .insight import CONTOUR_SIZE, param_contour
+
+        space = {n: expression_from_repr(t) for n, t in (self._row().details.get("space") or {}).items()}
+        if params is None:
+            try:
+                params = list(self.get_param_importances())[:2]
+            except (ImportError, ValueError):
+                params = list(space)[:2]
+        values = self.primary_values()
+        done = [r for r in self._store.child_runs(self.id) if r.status == RunStatus.COMPLETED]
+        return param_contour(space, [r.params for r in done], [best_value(values.get(r.id, []), self.goal) for r in done],
+                             params, size=size or CONTOUR_SIZE)
+
     # -- text views ------------------------------------------------------------------------------
     def progress_line(self) -> str:
         children = self._store.child_runs(self.id)

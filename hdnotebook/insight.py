@@ -1,12 +1,16 @@
-"""Why the best run wins: hyperparameter importance from finished trials.
+"""Why the best run wins: hyperparameter importance and the 2-parameter contour, from finished trials.
 
 The importance of a parameter is the share of the objective's variance that its main effect
 explains (a first-order functional-ANOVA / Sobol' index), measured on a random-forest surrogate of
 the results over the search space's own prior (its unit-cube encoding), and normalised so the
 importances sum to 1, as Optuna's ``get_param_importances`` reports them.
 
+:func:`param_contour` interpolates the objective onto a grid over two parameters (linearly between
+the trials, on log axes for log expressions and over the options of a ``choice``), for the
+widget's contour.
+
 Pure: no I/O; the random forest comes from scikit-learn (the ``examples`` extra), imported only
-when importances are asked for.
+when importances are asked for; the interpolation from scipy.
 
 >>> from hdnotebook.space import choice, uniform
 >>> import numpy as np
@@ -31,6 +35,10 @@ import numpy as np
 
 from .space import ParameterExpression
 
+__all__ = ["param_importances", "param_contour", "CONTOUR_SIZE"]
+
+#: Cells along each numeric axis of :func:`param_contour`'s grid.
+CONTOUR_SIZE = 24
 #: Points of the prior over which the other parameters are averaged out.
 _SAMPLES = 256
 #: Strata of a parameter's prior at which its main effect is evaluated.
@@ -120,3 +128,138 @@ def _levels(expr: ParameterExpression, rng: np.random.Generator) -> tuple[np.nda
     encoded = np.array([expr.to_unit(expr.from_unit(float(v))) for v in u])
     levels, counts = np.unique(encoded, return_counts=True)
     return levels, counts.astype(float)
+
+
+def param_contour(
+    space: Mapping[str, ParameterExpression],
+    configs: Sequence[Mapping[str, Any]],
+    values: Sequence[float | None],
+    names: Sequence[str],
+    *,
+    size: int = CONTOUR_SIZE,
+) -> dict[str, Any]:
+    """The objective over two parameters, interpolated onto a grid (JSON-ready), for a contour plot.
+
+    Each axis is in the parameter's own values: ``size`` points evenly spaced between the lowest and
+    the highest value the trials took (geometrically for a log expression: ``loguniform``,
+    ``qloguniform``, ``lognormal``, ``qlognormal``), or every option of a ``choice`` in its order.
+    Inside the trials' convex hull the grid is linear between them (a Delaunay triangulation in
+    coordinates scaled to the unit square, log ones in log space, a choice's options at 0, 1, ...);
+    outside it, each cell takes the nearest trial's value. Trials at the same point are averaged.
+    So every cell lies between the lowest and the highest trial value.
+
+    Args:
+        space: the search space, ``{name: expression}``.
+        configs: the configurations of the trials, each ``{name: value}``.
+        values: each trial's value; ``None``, non-finite values and values of a choice's option
+            that is not in the space are left out.
+        names: the two parameters, ``(x, y)``.
+        size: grid points along a numeric axis.
+
+    Returns:
+        ``{"x": axis, "y": axis, "z": rows, "zmin", "zmax", "trials": [[x, y, value], ...]}``
+        (``trials``: the ones used, lowest value first); an axis is ``{"name", "values", "log", "categorical"}``; ``z`` has one row per ``y`` value,
+        each with one value per ``x`` value.
+
+    Raises:
+        ValueError: ``names`` is not two different parameters of ``space``, ``configs`` and
+            ``values`` differ in length, or fewer than 3 trials have a finite value.
+
+    >>> from hdnotebook.space import choice, loguniform
+    >>> space = {"lr": loguniform(-6, -1), "act": choice("relu", "tanh")}
+    >>> configs = [{"lr": lr, "act": act} for lr in (0.003, 0.03, 0.3) for act in ("relu", "tanh")]
+    >>> grid = param_contour(space, configs, [c["lr"] * 10 for c in configs], ["lr", "act"], size=5)
+    >>> grid["x"]["log"], grid["y"]["values"], len(grid["z"]), len(grid["z"][0])
+    (True, ['relu', 'tanh'], 2, 5)
+    >>> round(grid["zmin"], 6), round(grid["zmax"], 6)
+    (0.03, 3.0)
+    """
+    from scipy.interpolate import griddata
+    from scipy.spatial import QhullError
+
+    names = list(names)
+    if len(names) != 2 or names[0] == names[1] or any(n not in space for n in names):
+        raise ValueError(f"param_contour needs two different parameters of the space {list(space)}, got {names}")
+    if len(configs) != len(values):
+        raise ValueError(f"configs and values must have the same length, got {len(configs)} and {len(values)}")
+    axes = [_ContourAxis(n, space[n]) for n in names]
+    points: dict[tuple[float, float], list[float]] = {}
+    shown: list[list[Any]] = []
+    for config, value in zip(configs, values):
+        if value is None or not math.isfinite(float(value)) or any(a.name not in config for a in axes):
+            continue
+        coords = tuple(a.coordinate(config[a.name]) for a in axes)
+        if any(c is None for c in coords):
+            continue
+        points.setdefault(coords, []).append(float(value))  # type: ignore[arg-type]
+        shown.append([config[axes[0].name], config[axes[1].name], float(value)])
+    if len(shown) < 3:
+        raise ValueError(f"param_contour needs at least 3 trials with a finite value, got {len(shown)}")
+    for a, k in zip(axes, range(2)):
+        a.fit([p[k] for p in points], size)
+    ordered = sorted(points)  # the same trials in any order give the same grid, to the last bit
+    xy = np.array(ordered, dtype=float)
+    z = np.array([np.mean(sorted(points[p])) for p in ordered])
+    gx, gy = np.meshgrid(axes[0].grid, axes[1].grid)
+    grid = np.full(gx.shape, np.nan)
+    if len(xy) >= 3:
+        try:
+            grid = griddata(xy, z, (gx, gy), method="linear", rescale=True)
+        except (QhullError, ValueError):  # the trials lie on a line: no triangle to interpolate in
+            pass
+    outside = ~np.isfinite(grid)
+    if outside.any():
+        grid[outside] = griddata(xy, z, (gx[outside], gy[outside]), method="nearest", rescale=True)
+    return {
+        "x": axes[0].describe(),
+        "y": axes[1].describe(),
+        "z": grid.tolist(),
+        "zmin": float(grid.min()),
+        "zmax": float(grid.max()),
+        "trials": sorted(shown, key=lambda t: (t[2], repr(t[0]), repr(t[1]))),
+    }
+
+
+class _ContourAxis:
+    """One axis of :func:`param_contour`: trial values to grid coordinates and back."""
+
+    def __init__(self, name: str, expr: ParameterExpression) -> None:
+        self.name = name
+        self.expr = expr
+        self.categorical = bool(expr.is_categorical)
+        self.options = list(expr.grid_values()) if self.categorical else []
+        self.log = bool(expr.is_log) and not self.categorical
+        self.grid = np.zeros(1)
+
+    def coordinate(self, value: Any) -> float | None:
+        """Where ``value`` lies on the interpolation axis (``None``: it cannot be placed)."""
+        if self.categorical:
+            try:
+                return float(self.expr.index(value))  # type: ignore[attr-defined]
+            except ValueError:
+                return None
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return None
+        if not math.isfinite(v):
+            return None
+        if self.log:
+            return math.log10(v) if v > 0 else None
+        return v
+
+    def fit(self, coords: list[float], size: int) -> None:
+        if self.categorical:
+            self.grid = np.arange(len(self.options), dtype=float)
+        else:
+            low, high = min(coords), max(coords)
+            self.grid = np.linspace(low, high, size if high > low else 1)
+
+    def describe(self) -> dict[str, Any]:
+        if self.categorical:
+            values: list[Any] = list(self.options)
+        elif self.log:
+            values = [float(10.0**c) for c in self.grid]
+        else:
+            values = [float(c) for c in self.grid]
+        return {"name": self.name, "values": values, "log": self.log, "categorical": self.categorical}

@@ -30,6 +30,7 @@ PURE_MODULES = [
     "run",
     "config",
     "steering",
+    "insight",
 ]
 
 

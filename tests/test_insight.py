@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
 
-from hdnotebook.insight import param_importances
+from hdnotebook.insight import param_contour, param_importances
 from hdnotebook.space import choice, loguniform, uniform
 
 
@@ -124,3 +125,97 @@ def test_a_finished_experiment_exports_a_dataframe_and_ranks_its_parameters(tmp_
     assert df.loc[df.best_value.idxmax(), "run_id"] == best.id
     importances = run.get_param_importances()
     assert list(importances)[0] == "lr" and importances["lr"] > 0.8
+    # the contour the widget draws is the one Python gives, over the two most important parameters
+    from hdnotebook.widgets.model import RunDetailsModel
+
+    contour = run.get_param_contour()
+    assert [contour["x"]["name"], contour["y"]["name"]] == list(importances)[:2]
+    assert contour["x"]["log"] is True and contour["x"]["values"][0] == pytest.approx(completed.params_lr.min())
+    assert len(contour["trials"]) == len(completed)
+    meta = RunDetailsModel(run._store, run.id).meta()
+    assert meta["contour"] == contour
+
+
+def test_contour_is_linear_between_trials_nearest_outside_and_on_the_spaces_axes():
+    space = {"a": uniform(0, 1), "lr": loguniform(-7, -1), "act": choice("relu", "tanh", "gelu")}
+    rng = np.random.default_rng(5)
+    configs = [{n: e.sample(rng) for n, e in space.items()} for _ in range(40)]
+    plane = lambda c: 3.0 * c["a"] - 2.0 * math.log10(c["lr"])  # noqa: E731 - linear in the grid's coordinates
+    values = [plane(c) for c in configs]
+    grid = param_contour(space, configs, values, ["a", "lr"], size=15)
+    assert grid["x"] == {"name": "a", "values": pytest.approx(list(np.linspace(min(c["a"] for c in configs),
+                         max(c["a"] for c in configs), 15))), "log": False, "categorical": False}
+    lrs = grid["y"]["values"]
+    assert grid["y"]["log"] and lrs[0] == pytest.approx(min(c["lr"] for c in configs))
+    assert np.allclose(np.diff(np.log10(lrs)), np.diff(np.log10(lrs))[0])  # geometric: a log axis
+    from scipy.spatial import Delaunay
+
+    hull = Delaunay(np.array([[c["a"], math.log10(c["lr"])] for c in configs]))
+    inside = outside = 0
+    for j, lr in enumerate(lrs):
+        for i, a in enumerate(grid["x"]["values"]):
+            z = grid["z"][j][i]
+            if hull.find_simplex([a, math.log10(lr)]) >= 0:  # a plane is interpolated exactly
+                inside += 1
+                assert z == pytest.approx(plane({"a": a, "lr": lr}), abs=1e-9)
+            else:  # outside the trials' hull: the nearest trial's value
+                outside += 1
+                assert z in values
+    assert inside > 100 and outside > 0
+    assert min(values) <= grid["zmin"] == min(min(r) for r in grid["z"]) and grid["zmax"] <= max(values)
+    # a choice axis: its options, in order; a point of each option that was tried takes its mean
+    by_act = param_contour(space, configs, values, ["act", "a"], size=4)
+    assert by_act["x"] == {"name": "act", "values": ["relu", "tanh", "gelu"], "log": False, "categorical": True}
+    assert len(by_act["z"]) == 4 and all(len(row) == 3 for row in by_act["z"])
+    assert len(by_act["trials"]) == 40
+
+
+def test_contour_needs_three_trials_and_two_parameters_of_the_space():
+    space = {"x": uniform(0, 1), "y": uniform(0, 1)}
+    configs = [{"x": 0.1, "y": 0.2}, {"x": 0.5, "y": 0.9}, {"x": 0.7, "y": 0.3}]
+    with pytest.raises(ValueError, match="at least 3 trials with a finite value, got 1"):
+        param_contour(space, configs, [1.0, None, float("nan")], ["x", "y"])
+    with pytest.raises(ValueError, match=r"two different parameters of the space \['x', 'y'\], got \['x', 'z'\]"):
+        param_contour(space, configs, [1.0, 2.0, 3.0], ["x", "z"])
+    with pytest.raises(ValueError, match="two different parameters"):
+        param_contour(space, configs, [1.0, 2.0, 3.0], ["x", "x"])
+    # trials on a line: no triangle to interpolate in; each cell takes the nearest trial's value
+    line = param_contour(space, [{"x": v, "y": v} for v in (0.1, 0.2, 0.3)], [1.0, 2.0, 3.0], ["x", "y"], size=3)
+    z = line["z"]
+    assert [z[0][0], z[1][1], z[2][2], z[0][2], z[2][0]] == [1.0, 2.0, 3.0, 2.0, 2.0]  # on the line; nearest off it
+
+
+def _lane_trial(x):
+    from hdnotebook import Run
+
+    run = Run.get_context()
+    for step in range(3):
+        run.log("score", x * (step + 1))
+        time.sleep(0.1 + 0.3 * x)  # uneven durations: the lanes do not simply alternate
+
+
+def test_each_trial_records_its_lane_and_no_two_overlapping_trials_share_one(tmp_path):
+    from hdnotebook import (Experiment, HyperDriveConfig, NoTerminationPolicy, RandomParameterSampling,
+                            Workspace)
+    from hdnotebook.widgets.model import RunDetailsModel
+
+    config = HyperDriveConfig(
+        estimator=_lane_trial, hyperparameter_sampling=RandomParameterSampling({"x": uniform(0, 1)}, seed=1),
+        policy=NoTerminationPolicy(), primary_metric_name="score", primary_metric_goal="maximize",
+        max_total_runs=6, max_concurrent_runs=2)
+    run = Experiment(Workspace(tmp_path / "ws"), "lanes").submit(config)
+    run.wait_for_completion()
+    rows = [run._store.run(c.id) for c in run.get_children()]
+    assert [r.status for r in rows] == ["Completed"] * 6
+    lanes = {r.id: r.details["lane"] for r in rows}
+    assert set(lanes.values()) == {0, 1}
+    overlapping = 0
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            if a.started < b.ended and b.started < a.ended:
+                overlapping += 1
+                assert lanes[a.id] != lanes[b.id], (a.number, b.number, lanes)
+    assert overlapping >= 3  # two at a time most of the way: the check above was really made
+    # the widget's rows carry the lane (its timeline draws by them)
+    state = RunDetailsModel(run._store, run.id).state()
+    assert {r["id"]: r["lane"] for r in state["runs"].values()} == lanes

@@ -34,9 +34,16 @@ LANE_START_FAILURES = 3
 
 @dataclass
 class Lane:
-    """One joblib task that runs trial after trial (see :mod:`hdnotebook.engine.lane`)."""
+    """One joblib task that runs trial after trial (see :mod:`hdnotebook.engine.lane`).
+
+    ``lane_id`` numbers every lane the feeder started; ``slot`` is the place it holds among the
+    live ones, the lowest free when it started (0 .. concurrency - 1): a lane that ends frees its
+    slot for the next one. Each trial's run records the slot it ran in (details ``lane``), so no
+    two trials that ran at the same time share one.
+    """
 
     lane_id: int
+    slot: int = 0
     current: Trial | None = None
     trials: int = 0
     host: str = ""
@@ -159,7 +166,8 @@ class LaneFeeder:
 
     def _start_lane(self) -> None:
         with self._lock:
-            lane = Lane(lane_id=len(self.lanes))
+            taken = {la.slot for la in self.lanes.values() if not la.ended}
+            lane = Lane(lane_id=len(self.lanes), slot=next(k for k in range(len(taken) + 1) if k not in taken))
             self.lanes[lane.lane_id] = lane
             self.peak_live = max(self.peak_live, sum(1 for la in self.lanes.values() if not la.ended))
         future = self._dispatcher.submit(self._lane_spec(lane.lane_id), self._threads)

@@ -577,7 +577,8 @@ class ExperimentDriver:
         with self._lock:
             runtime.child_pid = info.get("child_pid")
             runtime.host, runtime.worker_pid = lane.host, lane.pid
-        running = {"pid": lane.pid, "host": lane.host, "gpus": gpus or None, "attempts": trial.attempts}
+        running = {"pid": lane.pid, "host": lane.host, "gpus": gpus or None, "attempts": trial.attempts,
+                   "lane": lane.slot}
         if not runtime.stored:  # a new trial: one row, already Running
             runtime.stored = True
             self.store.insert_run(

@@ -37,7 +37,7 @@ from typing import Any
 
 from .._format import json_value
 from .._vocab import TERMINAL_STATUSES, RunStatus, best_run, best_value
-from ..space import param_axes
+from ..space import expression_from_repr, param_axes
 from ..run_detail import run_detail
 from ..steering import steering_events
 from ..store import Changes, MetricRow, RunRow, Store
@@ -78,6 +78,7 @@ class RunDetailsModel:
         self._meta: dict[str, Any] | None = None
         #: hyperparameter importance over the Completed runs, recomputed when their number changes
         self._importance: tuple[int, dict[str, Any]] = (-1, {})
+        self._contour_cache: tuple[Any, dict[str, Any] | None] = (None, None)
         self.seq = 0  # the number of the last update message made (a snapshot includes up to it)
         self.poll()  # load what is there
 
@@ -181,6 +182,7 @@ class RunDetailsModel:
             "stopped_early": bool(policy) and row.status == RunStatus.CANCELED,
             "error": row.details.get("error"),
             "gpus": row.details.get("gpus"),
+            "lane": row.details.get("lane"),
             "best": old.get("best"),
             "last": old.get("last"),
             "intervals": old.get("intervals", 0),
@@ -211,6 +213,7 @@ class RunDetailsModel:
                 "policy": d.get("policy"),
                 "sampling": d.get("sampling"),
                 "axes": d.get("axes") or param_axes(d.get("space") or {}),
+                "contour": self._contour(),
             }
         return self._meta
 
@@ -263,6 +266,31 @@ class RunDetailsModel:
             out["note"] = str(exc)
         self._importance = (completed, out)
         return out
+
+    def _contour(self) -> dict[str, Any] | None:
+        """The primary metric over the two most important hyperparameters (else the space's first
+        two), interpolated over the Completed runs' best values (:func:`~hdnotebook.insight.param_contour`,
+        as :meth:`HyperDriveRun.get_param_contour`); ``None`` with fewer than 3 of them. Redone only
+        when those runs or the ranking change; it rides in ``meta``, sent only when it changed."""
+        done = [self.rows[r] for r in self._order if self.rows[r]["status"] == RunStatus.COMPLETED]
+        ranked = (self._importances(len(done)).get("values") or {}) if self.parent is not None else {}
+        space = {}
+        for name, text in ((self.parent.details.get("space") or {}) if self.parent else {}).items():
+            try:
+                space[name] = expression_from_repr(text)
+            except ValueError:
+                pass
+        names = [n for n in ranked if n in space][:2] or list(space)[:2]
+        key = (tuple(names), tuple((r["id"], r["best"]) for r in done))
+        if self._contour_cache[0] != key:
+            from ..insight import param_contour  # numpy and scipy: loaded only once a view asks
+
+            try:
+                grid = param_contour(space, [r["params"] for r in done], [r["best"] for r in done], names)
+            except ValueError:
+                grid = None
+            self._contour_cache = (key, grid)
+        return self._contour_cache[1]
 
     def run_detail(self, run_id: str) -> dict[str, Any]:
         """What an expanded row shows of one run of this experiment (read when asked, not kept):
