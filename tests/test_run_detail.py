@@ -116,3 +116,29 @@ def test_widget_answers_a_detail_request_with_its_id(tmp_path):
     assert detail["metrics"]["score"] == [failed.get_parameters()["x"]] and detail["metrics"]["note"] == ["first try"]
     assert "error" in sent[1] and "HD_nope_1" in sent[1]["error"]
     widget.close()
+
+
+def printing_trial(x, mode):
+    import sys
+
+    print(f"trial x={x!r} says hello", flush=True)  # at once: the host prints as it gets the trial
+    print(f"trial x={x!r} warns", file=sys.stderr, flush=True)
+    Run.get_context().log("score", x)
+
+
+def test_every_function_trial_of_a_reused_host_keeps_its_own_output(tmp_path):
+    # one lane, so one host runs trial after trial: each run's output is what it printed, from its
+    # first line (the host may print before the lane has looked at the output file), and nothing
+    # of the trials before it
+    run = Experiment(Workspace(tmp_path / "ws"), "prints").submit(
+        _config(printing_trial, modes=("ok",), max_total_runs=12, max_concurrent_runs=1))
+    run.wait_for_completion()
+    children = run.get_children()
+    assert [c.get_status() for c in children] == ["Completed"] * 12
+    wrong = {}
+    for child in children:
+        x = child.get_parameters()["x"]
+        want = f"trial x={x!r} says hello\ntrial x={x!r} warns\n"
+        if child.get_detail()["output"] != want:
+            wrong[child.number] = child.get_detail()["output"]
+    assert not wrong, wrong

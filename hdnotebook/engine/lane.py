@@ -206,7 +206,11 @@ class _TrialHost:
             if self.pid is None:
                 self._start(spec.gpus)
                 _poll_quiet(client, spec.run_id, {"child_pid": self.pid})
-            assert self._conn is not None
+            assert self._conn is not None and self._output is not None
+            # where this trial's output starts: the file's size before the host gets the trial (the
+            # host may print at once, and it shares the file's offset, so tell() after the send
+            # could already be past this trial's first lines)
+            output_start = os.fstat(self._output.fileno()).st_size
             try:
                 self._conn.send(spec)
                 break
@@ -217,7 +221,7 @@ class _TrialHost:
         received: list[TrialOutcome] = []
         signalled: list[int] = []
         conn = self._conn
-        output, output_start = self._output, self._output.tell() if self._output is not None else 0
+        output = self._output
 
         def is_done() -> bool:
             if not conn.poll(POLL_SECONDS):

@@ -5,16 +5,24 @@
 //   as plain bars;
 // - slices: the best primary value of each finished run against each hyperparameter (log axes for
 //   log expressions, categories for choice: the axes of the parent's space, as the other charts);
-// - the two most important hyperparameters against each other, each run a point coloured by its
-//   best value (a scatter, not an interpolated contour: the bundle draws scatter traces only);
-// - a timeline: which slot ran which run, when, and which the policy stopped.
+// - a contour of the primary metric over the two most important hyperparameters (the grid comes
+//   from Python, meta.contour: hdnotebook.insight.param_contour over the Completed runs' best
+//   values, the same as HyperDriveRun.get_param_contour), on log axes for log expressions, with the
+//   runs it was made from as points; before 3 runs Completed, a scatter of the finished runs;
+// - a timeline: which lane ran which run, when (the lane the engine recorded in each run's details),
+//   and which the policy stopped.
 import { TERMINAL, fmt } from "./state.js";
 import { STATUS_COLORS } from "./theme.js";
 import { esc } from "./page.js";
 
-// slots: each run goes to the lowest slot free at its start (the same packing the lanes make)
-export function timelineSlots(state) {
+// lanes: the one the engine recorded for each run (row.lane); for runs of an older store that has
+// none, each run goes to the lowest lane free at its start (the packing the engine's lanes make).
+// Returns {lane: {id: lane}, recorded: whether the engine's lanes were used}.
+export function timelineLanes(state) {
   const runs = state.order.map((id) => state.runs[id]).filter((r) => r.started);
+  if (runs.every((r) => Number.isInteger(r.lane))) {
+    return { lane: Object.fromEntries(runs.map((r) => [r.id, r.lane])), recorded: true };
+  }
   runs.sort((a, b) => a.started - b.started);
   const freeAt = [];
   const slot = {};
@@ -24,7 +32,7 @@ export function timelineSlots(state) {
     freeAt[k] = r.ended || Infinity;
     slot[r.id] = k;
   }
-  return slot;
+  return { lane: slot, recorded: false };
 }
 
 function finished(state) {
@@ -71,7 +79,8 @@ export function mountInsight({ container }) {
     drawImportance(state);
     const done = finished(state);
     const sig = JSON.stringify([width, theme.font, state.order.length, done.map((r) => [r.id, r.best, r.status, r.ended]),
-      (state.header || {}).importance]);
+      (state.header || {}).importance, state.meta.contour && [state.meta.contour.zmin, state.meta.contour.zmax, state.meta.contour.trials.length],
+      state.order.map((id) => [state.runs[id].started, state.runs[id].lane])]);
     if (sig === lastSig) return;
     lastSig = sig;
     const axes = state.meta.axes || [];
@@ -99,22 +108,44 @@ export function mountInsight({ container }) {
           xaxis: axisLayout(axis, theme), yaxis: { color: theme.font2, gridcolor: theme.grid, title: { text: primary } } },
         { displaylogo: false, responsive: false });
     });
-    // the two most important hyperparameters
-    const imp = ((state.header || {}).importance || {}).values;
-    const top = imp ? Object.keys(imp).slice(0, 2) : axes.slice(0, 2).map((a) => a.name);
-    const [ax, ay] = top.map((n) => axes.find((a) => a.name === n)).filter(Boolean);
-    if (ax && ay) {
-      ui.top2.dataset.params = `${ax.name},${ay.name}`;
-      ui.top2.setAttribute("aria-label", `${ax.name} against ${ay.name}, each finished run coloured by its best ${primary}`);
-      Plotly.react(ui.top2, [{ type: "scatter", mode: "markers", x: done.map((r) => r.params[ax.name]), y: done.map((r) => r.params[ay.name]),
-        text: done.map((r) => `run #${r.number}: ${fmt(r.best)}`), hoverinfo: "text", customdata: done.map((r) => r.id),
-        marker: { color: done.map((r) => r.best), colorscale: "Viridis", reversescale: state.meta.goal === "minimize", size: 10,
-          showscale: true, colorbar: { title: { text: primary }, thickness: 10 } } }],
-        { ...layoutBase, width, height: 260, title: { text: `the two most important: ${ax.name} and ${ay.name}` },
-          xaxis: axisLayout(ax, theme), yaxis: axisLayout(ay, theme) }, { displaylogo: false, responsive: false });
+    // the two most important hyperparameters: a contour of the metric over them, the runs as points
+    const contour = state.meta.contour;
+    const axisOf = (c) => ({ name: c.name, log: c.log, categorical: c.categorical });
+    if (contour && contour.z) {
+      const [cx, cy] = [contour.x, contour.y];
+      ui.top2.dataset.kind = "contour";
+      ui.top2.dataset.params = `${cx.name},${cy.name}`;
+      ui.top2.dataset.zmin = String(contour.zmin);
+      ui.top2.dataset.zmax = String(contour.zmax);
+      ui.top2.setAttribute("aria-label", `contour of ${primary} over ${cx.name} and ${cy.name}, interpolated between ${contour.trials.length} completed runs`);
+      Plotly.react(ui.top2, [
+        { type: "contour", x: cx.values, y: cy.values, z: contour.z, colorscale: "Viridis", reversescale: state.meta.goal === "minimize",
+          contours: { coloring: "heatmap" }, line: { width: 0.5, color: "rgba(255,255,255,0.5)" },
+          colorbar: { title: { text: primary }, thickness: 10 },
+          hovertemplate: `${esc(cx.name)}=%{x}<br>${esc(cy.name)}=%{y}<br>${esc(primary)} \u2248 %{z:.4g}<extra></extra>` },
+        { type: "scatter", mode: "markers", x: contour.trials.map((t) => t[0]), y: contour.trials.map((t) => t[1]),
+          text: contour.trials.map((t) => `${fmt(t[2])}`), hoverinfo: "text",
+          marker: { color: "rgba(255,255,255,0.85)", size: 7, line: { color: "#222", width: 1 } } }],
+      { ...layoutBase, width, height: 300, title: { text: `${primary} over the two most important: ${cx.name} and ${cy.name}` },
+        xaxis: axisLayout(axisOf(cx), theme), yaxis: axisLayout(axisOf(cy), theme) }, { displaylogo: false, responsive: false });
+    } else {
+      const imp = ((state.header || {}).importance || {}).values;
+      const top = imp ? Object.keys(imp).slice(0, 2) : axes.slice(0, 2).map((a) => a.name);
+      const [ax, ay] = top.map((n) => axes.find((a) => a.name === n)).filter(Boolean);
+      if (ax && ay) {
+        ui.top2.dataset.kind = "scatter";
+        ui.top2.dataset.params = `${ax.name},${ay.name}`;
+        ui.top2.setAttribute("aria-label", `${ax.name} against ${ay.name}, each finished run coloured by its best ${primary} (a contour from 3 completed runs)`);
+        Plotly.react(ui.top2, [{ type: "scatter", mode: "markers", x: done.map((r) => r.params[ax.name]), y: done.map((r) => r.params[ay.name]),
+          text: done.map((r) => `run #${r.number}: ${fmt(r.best)}`), hoverinfo: "text", customdata: done.map((r) => r.id),
+          marker: { color: done.map((r) => r.best), colorscale: "Viridis", reversescale: state.meta.goal === "minimize", size: 10,
+            showscale: true, colorbar: { title: { text: primary }, thickness: 10 } } }],
+          { ...layoutBase, width, height: 260, title: { text: `the two most important: ${ax.name} and ${ay.name} (a contour from 3 completed runs)` },
+            xaxis: axisLayout(ax, theme), yaxis: axisLayout(ay, theme) }, { displaylogo: false, responsive: false });
+      }
     }
-    // timeline: one bar per run on its slot; a cross where the policy stopped one
-    const slot = timelineSlots(state);
+    // timeline: one bar per run on its lane; a cross where the policy stopped one
+    const { lane: slot, recorded } = timelineLanes(state);
     const t0 = (state.header && state.header.started) || Math.min(...state.order.map((id) => state.runs[id].started || Infinity));
     const now = (state.header && (state.header.ended || state.header.now)) || Date.now() / 1000;
     const traces = [];
@@ -133,11 +164,12 @@ export function mountInsight({ container }) {
     const slots = Math.max(1, ...Object.values(slot).map((k) => k + 1));
     ui.timeline.dataset.runs = String(Object.keys(slot).length);
     ui.timeline.dataset.slots = String(slots);
-    ui.timeline.setAttribute("aria-label", `timeline: which slot ran which run, when (${slots} slots)`);
+    ui.timeline.dataset.lanes = recorded ? "engine" : "packed";
+    ui.timeline.setAttribute("aria-label", `timeline: which lane ran which run, when (${slots} lanes)`);
     Plotly.react(ui.timeline, traces, { ...layoutBase, width, height: Math.max(120, 40 + 26 * slots),
-      title: { text: "timeline: runs per slot (\u00d7 = stopped by the policy)" },
+      title: { text: "timeline: runs per lane (\u00d7 = stopped by the policy)" },
       xaxis: { title: { text: "seconds since start" }, color: theme.font2, gridcolor: theme.grid, zeroline: false },
-      yaxis: { title: { text: "slot" }, dtick: 1, color: theme.font2, gridcolor: theme.grid, autorange: "reversed" } },
+      yaxis: { title: { text: "lane" }, dtick: 1, color: theme.font2, gridcolor: theme.grid, autorange: "reversed" } },
     { displaylogo: false, responsive: false });
   }
 
