@@ -274,20 +274,16 @@ class RunDetailsModel:
         when those runs or the ranking change; it rides in ``meta``, sent only when it changed."""
         done = [self.rows[r] for r in self._order if self.rows[r]["status"] == RunStatus.COMPLETED]
         ranked = (self._importances(len(done)).get("values") or {}) if self.parent is not None else {}
-        space = {}
-        for name, text in ((self.parent.details.get("space") or {}) if self.parent else {}).items():
-            try:
-                space[name] = expression_from_repr(text)
-            except ValueError:
-                pass
-        names = [n for n in ranked if n in space][:2] or list(space)[:2]
+        stored = (self.parent.details.get("space") or {}) if self.parent else {}
+        names = [n for n in ranked if n in stored][:2] or list(stored)[:2]
         key = (tuple(names), tuple((r["id"], r["best"]) for r in done))
         if self._contour_cache[0] != key:
             from ..insight import param_contour  # numpy and scipy: loaded only once a view asks
 
             try:
+                space = {name: expression_from_repr(text) for name, text in stored.items()}
                 grid = param_contour(space, [r["params"] for r in done], [r["best"] for r in done], names)
-            except ValueError:
+            except ValueError:  # fewer than 3 Completed runs, or an expression that cannot be read back
                 grid = None
             self._contour_cache = (key, grid)
         return self._contour_cache[1]
