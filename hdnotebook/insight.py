@@ -163,7 +163,8 @@ def param_contour(
 
     Raises:
         ValueError: ``names`` is not two different parameters of ``space``, ``configs`` and
-            ``values`` differ in length, or fewer than 3 trials have a finite value.
+            ``values`` differ in length, fewer than 3 trials have a finite value, or the trials all
+            have the same value of one of the two (nothing to draw a contour over).
 
     >>> from hdnotebook.space import choice, loguniform
     >>> space = {"lr": loguniform(-6, -1), "act": choice("relu", "tanh")}
@@ -197,6 +198,8 @@ def param_contour(
         raise ValueError(f"param_contour needs at least 3 trials with a finite value, got {len(shown)}")
     for a, k in zip(axes, range(2)):
         a.fit([p[k] for p in points], size)
+        if len(a.grid) < 2:
+            raise ValueError(f"param_contour needs trials with different values of {a.name!r}, all have {shown[0][k]!r}")
     ordered = sorted(points)  # the same trials in any order give the same grid, to the last bit
     xy = np.array(ordered, dtype=float)
     z = np.array([np.mean(sorted(points[p])) for p in ordered])

@@ -179,6 +179,8 @@ def test_contour_needs_three_trials_and_two_parameters_of_the_space():
         param_contour(space, configs, [1.0, 2.0, 3.0], ["x", "z"])
     with pytest.raises(ValueError, match="two different parameters"):
         param_contour(space, configs, [1.0, 2.0, 3.0], ["x", "x"])
+    with pytest.raises(ValueError, match="trials with different values of 'y', all have 0.5"):
+        param_contour(space, [{"x": v, "y": 0.5} for v in (0.1, 0.2, 0.3)], [1.0, 2.0, 3.0], ["x", "y"])
     # trials on a line: no triangle to interpolate in; each cell takes the nearest trial's value
     line = param_contour(space, [{"x": v, "y": v} for v in (0.1, 0.2, 0.3)], [1.0, 2.0, 3.0], ["x", "y"], size=3)
     z = line["z"]

@@ -111,7 +111,7 @@ export function mountInsight({ container }) {
     // the two most important hyperparameters: a contour of the metric over them, the runs as points
     const contour = state.meta.contour;
     const axisOf = (c) => ({ name: c.name, log: c.log, categorical: c.categorical });
-    if (contour && contour.z) {
+    if (contour && contour.z && contour.x.values.length > 1 && contour.y.values.length > 1) {
       const [cx, cy] = [contour.x, contour.y];
       ui.top2.dataset.kind = "contour";
       ui.top2.dataset.params = `${cx.name},${cy.name}`;
