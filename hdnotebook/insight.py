@@ -145,8 +145,11 @@ def param_contour(
     ``qloguniform``, ``lognormal``, ``qlognormal``), or every option of a ``choice`` in its order.
     Inside the trials' convex hull the grid is linear between them (a Delaunay triangulation in
     coordinates scaled to the unit square, log ones in log space, a choice's options at 0, 1, ...);
-    outside it, each cell takes the nearest trial's value. Trials at the same point are averaged.
-    So every cell lies between the lowest and the highest trial value.
+    outside it, each cell is the mean of its neighbours (a harmonic fill, as smooth as it can be: no
+    cliffs where the nearest trial changes; at the grid's edge a missing neighbour counts as the
+    cell itself). Trials at the same point are averaged. Every cell lies between the lowest and the
+    highest trial value. Trials on one line give no triangle: then each cell takes the nearest
+    trial's value.
 
     Args:
         space: the search space, ``{name: expression}``.
@@ -211,8 +214,10 @@ def param_contour(
         except (QhullError, ValueError):  # the trials lie on a line: no triangle to interpolate in
             pass
     outside = ~np.isfinite(grid)
-    if outside.any():
-        grid[outside] = griddata(xy, z, (gx[outside], gy[outside]), method="nearest", rescale=True)
+    if outside.all():
+        grid = griddata(xy, z, (gx, gy), method="nearest", rescale=True)
+    elif outside.any():
+        grid = _harmonic_fill(grid, outside)
     return {
         "x": axes[0].describe(),
         "y": axes[1].describe(),
@@ -221,6 +226,39 @@ def param_contour(
         "zmax": float(grid.max()),
         "trials": sorted(shown, key=lambda t: (t[2], repr(t[0]), repr(t[1]))),
     }
+
+
+def _harmonic_fill(grid: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """``grid`` with each ``free`` cell the mean of its neighbours (up, down, left, right; one past
+    the edge counts as the cell itself), the other cells fixed: one sparse linear solve."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.linalg import spsolve
+
+    rows, cols = grid.shape
+    index = -np.ones(grid.shape, dtype=int)
+    cells = np.argwhere(free)
+    index[free] = np.arange(len(cells))
+    a_rows: list[int] = []
+    a_cols: list[int] = []
+    a_vals: list[float] = []
+    rhs = np.zeros(len(cells))
+    for k, (i, j) in enumerate(cells):
+        neighbours = [(i + di, j + dj) for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))
+                      if 0 <= i + di < rows and 0 <= j + dj < cols]
+        a_rows.append(k)
+        a_cols.append(k)
+        a_vals.append(float(len(neighbours)))
+        for n in neighbours:
+            if free[n]:
+                a_rows.append(k)
+                a_cols.append(int(index[n]))
+                a_vals.append(-1.0)
+            else:
+                rhs[k] += grid[n]
+    matrix = coo_matrix((a_vals, (a_rows, a_cols)), shape=(len(cells), len(cells))).tocsr()
+    out = grid.copy()
+    out[free] = spsolve(matrix, rhs)
+    return out
 
 
 class _ContourAxis:

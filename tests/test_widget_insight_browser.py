@@ -2,11 +2,12 @@
 driven by headless Chromium (issues 19 and 21).
 
 Run All on a notebook that runs a function-trial experiment (each trial prints a known line to
-stdout and one to stderr; 6 trials, 2 at a time) with ``RunDetails(run).show()``, then a
+stdout and one to stderr; 8 trials, 2 at a time, the last one bad enough for the Bandit policy to
+stop it) with ``RunDetails(run).show()``, then a
 script-trial experiment with its own widget. Checked against Python's numbers, read from the same
 store by the test: the contour trace plotly drew has the z-range of ``get_param_contour()`` (log x
 axis for the ``loguniform`` parameter), the timeline draws each run on the lane the engine recorded
-for it, and an expanded row shows the output tail of a function trial and of a script trial.
+for it (the run the policy stopped marked), and an expanded row shows the output tail of a function trial and of a script trial.
 Screenshots go to ``test-artifacts/``.
 """
 
@@ -24,21 +25,23 @@ W = ".hdnotebook-rundetails"
 FUNCTIONS = """
 import math, sys, time, pathlib
 from hdnotebook import (Run, Workspace, Experiment, HyperDriveConfig, RandomParameterSampling, ScriptRunConfig,
-                        loguniform, uniform, NoTerminationPolicy, RunDetails)
+                        loguniform, uniform, BanditPolicy, NoTerminationPolicy, RunDetails)
 
 def train(lr, dropout):
     run = Run.get_context()
     print(f"hello from the function trial lr={lr:.6g}", flush=True)
     print("and a line on its stderr", file=sys.stderr, flush=True)
-    for epoch in range(3):
+    for epoch in range(5):
         run.log("accuracy", 1 - 0.05 * (math.log(lr) + 4) ** 2 - 0.5 * dropout)
-        time.sleep(0.3 + dropout)
+        time.sleep(0.2 + dropout / 2)
 
-config = HyperDriveConfig(estimator=train, policy=NoTerminationPolicy(),
+# seed 4 draws accuracies 0.52, 0.48 (the first two: nothing better yet), 0.80, 0.89, 0.84, 0.81, 0.91
+# and 0.51: only the last is below the best / 1.2 once better runs have reported
+config = HyperDriveConfig(estimator=train, policy=BanditPolicy(slack_factor=0.2, evaluation_interval=1, delay_evaluation=1),
                           hyperparameter_sampling=RandomParameterSampling(
                               {"lr": loguniform(-7, -1), "dropout": uniform(0, 0.5)}, seed=4),
                           primary_metric_name="accuracy", primary_metric_goal="maximize",
-                          max_total_runs=6, max_concurrent_runs=2)
+                          max_total_runs=8, max_concurrent_runs=2)
 run = Experiment(Workspace("ws"), "insight").submit(config)
 """
 SHOW = "RunDetails(run).show()"
@@ -102,7 +105,10 @@ def test_contour_timeline_lanes_and_output_tails_agree_with_python(tmp_path: Pat
             ws = Workspace(str(server.root / "ws"))
             run = Experiment(ws, "insight").get_runs()[0]
             children = run.get_children()
-            assert [c.get_status() for c in children] == ["Completed"] * 6
+            statuses = [c.get_status() for c in children]
+            assert statuses == ["Completed"] * 7 + ["Canceled"], statuses
+            stopped = children[7]
+            assert "bandit" in str(stopped.get_details()["properties"]["stop"]).lower()
             widget = page.locator(W).first
 
             # the contour: the grid Python computes, drawn as a plotly contour trace, lr on a log axis
@@ -121,7 +127,7 @@ def test_contour_timeline_lanes_and_output_tails_agree_with_python(tmp_path: Pat
             assert drawn["zmin"] == pytest.approx(want["zmin"], rel=1e-12)
             assert drawn["zmax"] == pytest.approx(want["zmax"], rel=1e-12)
             assert (drawn["rows"], drawn["cols"]) == (len(want["y"]["values"]), len(want["x"]["values"]))
-            assert drawn["points"] == len(want["trials"]) == 6
+            assert drawn["points"] == len(want["trials"]) == 7  # the Completed runs
             assert [drawn["xaxis"], drawn["yaxis"]] == [want["x"]["name"], want["y"]["name"]]
             types = {drawn["xaxis"]: drawn["xtype"], drawn["yaxis"]: drawn["ytype"]}
             assert types == {"lr": "log", "dropout": "linear"}
@@ -129,13 +135,16 @@ def test_contour_timeline_lanes_and_output_tails_agree_with_python(tmp_path: Pat
 
             # the timeline: each run on the lane the engine recorded for it
             timeline = widget.locator(".hd-timeline")
-            _until(lambda: timeline.get_attribute("data-runs") == "6", 30, "the timeline's 6 runs", page)
+            _until(lambda: timeline.get_attribute("data-runs") == "8", 30, "the timeline's 8 runs", page)
             assert timeline.get_attribute("data-lanes") == "engine"
             assert timeline.get_attribute("data-slots") == "2"
             lanes_drawn = dict(timeline.evaluate(
                 "d => d.data.filter(t => String(t.meta || '').startsWith('timeline:')).map(t => [t.meta.slice(9), t.y[0]])"))
             lanes = {c.id: run._store.run(c.id).details["lane"] for c in children}
             assert lanes_drawn == lanes and set(lanes.values()) == {0, 1}
+            crosses = timeline.evaluate(
+                "d => d.data.filter(t => t.marker && t.marker.symbol === 'x').map(t => [t.customdata[0], t.y[0]])")
+            assert crosses == [[stopped.id, lanes[stopped.id]]]  # the run the policy stopped, on its lane
 
             # a function trial's output tail: what it printed to stdout and stderr
             child = children[2]

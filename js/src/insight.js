@@ -153,8 +153,10 @@ export function mountInsight({ container }) {
       const r = state.runs[id];
       if (!(id in slot)) continue;
       const end = r.ended || now;
-      traces.push({ type: "scatter", mode: "lines", x: [r.started - t0, end - t0], y: [slot[id], slot[id]], customdata: [id, id],
+      // a bar per run; a tick in the background colour where it starts, so back-to-back runs on a lane part
+      traces.push({ type: "scatter", mode: "lines+markers", x: [r.started - t0, end - t0], y: [slot[id], slot[id]], customdata: [id, id],
         line: { color: STATUS_COLORS[r.status] || "#555", width: 10 }, hoverinfo: "text",
+        marker: { symbol: "line-ns", size: [12, 0], line: { color: theme.bg || "#fff", width: 2 } },
         text: [`run #${r.number} (${r.status})${r.stop_reason ? ": " + r.stop_reason : ""}`, ""], meta: `timeline:${id}` });
       if (r.stopped_early) {
         traces.push({ type: "scatter", mode: "markers", x: [end - t0], y: [slot[id]], marker: { symbol: "x", size: 11, color: theme.font },
