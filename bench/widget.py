@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     from hdnotebook.store import Store
-    from hdnotebook.widgets.model import RunDetailsModel
+    from hdnotebook.run_view import RunDetailsModel
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "bench.sqlite")

@@ -118,7 +118,7 @@ def q_curve_trial(q):
 
 
 def test_a_run_stopped_at_its_last_interval_is_not_counted_as_stopped_early(tmp_path):
-    from hdnotebook.widgets.model import RunDetailsModel
+    from hdnotebook.run_view import RunDetailsModel
 
     # judged only at interval 8, the last: the bad runs are cancelled there but lost nothing
     run = _run(tmp_path, BanditPolicy(slack_amount=0.1, delay_evaluation=INTERVALS), "maximize", 1)

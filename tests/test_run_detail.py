@@ -22,7 +22,7 @@ from hdnotebook import (
     choice,
     uniform,
 )
-from hdnotebook.widgets.model import RunDetailsModel
+from hdnotebook.run_view import RunDetailsModel
 
 SCRIPT = '''
 import argparse, sys, time

@@ -25,8 +25,8 @@ from hdnotebook import (
 )
 from hdnotebook.run import HyperDriveRun
 from hdnotebook.store import Store, encode_value
+from hdnotebook.run_view import RunDetailsModel, apply_message, curves
 from hdnotebook.space import param_axes
-from hdnotebook.widgets.model import RunDetailsModel, apply_message, curves
 from hdnotebook.widgets.static import static_html, static_text
 
 SPACE = {"lr": "loguniform(-6, -1)", "batch_size": "choice(16, 32, 64)", "optimizer": "choice('sgd', 'adam')",

@@ -4,7 +4,8 @@ An anywidget whose front end (``js/src/``, bundled with plotly into ``hdnotebook
 run_details.js``) draws a header, a sortable and filterable table, learning curves, parallel
 coordinates and the primary metric over time. The kernel side is small:
 
-- a :class:`~hdnotebook.widgets.model.RunDetailsModel` turns store changes into messages;
+- a :class:`~hdnotebook.run_view.RunDetailsModel` turns store changes into messages (the same
+  model the Jupyter server serves to the sidebar and the /hdnotebook page);
 - the full state travels in the synced trait ``_snapshot``: it reaches the front end with the
   widget itself (and again, refreshed, when the widget is displayed), so a view draws at once even
   while the next cell blocks in ``run.wait_for_completion()`` -- nothing the front end would have to
@@ -42,7 +43,8 @@ import anywidget
 import traitlets
 
 from ..server.workspaces import workspace_id
-from .model import RunDetailsModel, apply_message
+from ..run_view import RunDetailsModel, apply_message
+from ..space import param_axes
 from .static import static_html, static_text
 
 __all__ = ["RunDetails", "BUNDLE"]
@@ -147,7 +149,8 @@ class RunDetails(anywidget.AnyWidget):
         self.run = run
         self.run_id: str = run.id
         self.poll_seconds = max(float(poll_seconds), 0.25)
-        self.model = RunDetailsModel(store, run.id)
+        self.model = RunDetailsModel(store, run.id, importances=_importances_of(run), contour=_contour,
+                                      axes_for=param_axes)
         self.experiment: str = self.model.meta()["experiment"]
         self.status: str = self.model.header()["status"]
         self._send_lock = threading.RLock()
@@ -346,3 +349,21 @@ def _ipython() -> Any:
     except ImportError:  # pragma: no cover - IPython comes with ipywidgets
         return None
     return get_ipython()
+
+
+def _importances_of(run: Any) -> Any:
+    """The importance function the model calls (a stored run read anew, so it sees every run)."""
+    from ..experiment_run import HyperDriveRun
+
+    store, run_id = run.store, run.id
+    return lambda: HyperDriveRun(store, run_id).get_param_importances()
+
+
+def _contour(stored: dict[str, str], params: list[dict[str, Any]], values: list[Any], names: list[str]) -> dict[str, Any]:
+    """The model's contour function: :func:`hdnotebook.insight.param_contour` over the stored space
+    (numpy and scipy: loaded only once a view asks)."""
+    from ..insight import param_contour
+    from ..space import expression_from_repr
+
+    space = {name: expression_from_repr(text) for name, text in stored.items()}
+    return param_contour(space, params, values, names)

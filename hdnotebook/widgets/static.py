@@ -12,7 +12,7 @@ import math
 import time
 from typing import Any
 
-from .model import curves
+from ..run_view import curves
 
 __all__ = ["static_html", "static_text", "STATUS_COLORS", "fmt"]
 

@@ -1,7 +1,13 @@
-"""The RunDetails model: store changes in, table rows, series and small messages out.
+"""The one view model of an experiment run: store changes in, table rows, series and small messages out.
 
-Pure and browser-free: :class:`RunDetailsModel` reads :meth:`Store.changes` from a cursor and keeps
-what the widget shows (one row per trial, every numeric metric's values per trial, a header).
+Every view of a run draws from it: the RunDetails widget (the kernel keeps one per widget), the
+JupyterLab sidebar's experiment tab and the plain ``/hdnotebook`` page (the server extension keeps
+one per workspace and run and serves its messages at ``GET .../runs/RUN/view?seq=N``). So the three
+draw the same rows, best values, axes and numbers.
+
+Browser-free and light (it imports only the store side: the Jupyter server loads it):
+:class:`RunDetailsModel` reads :meth:`Store.changes` from a cursor and keeps what the views show
+(one row per trial, every numeric metric's values per trial, a header).
 It speaks two messages, both JSON-ready dicts:
 
 - ``snapshot`` -- everything (``meta``, ``header``, every row, every series), what a new view
@@ -35,14 +41,20 @@ import threading
 import time
 from typing import Any
 
-from .._format import json_value
-from .._vocab import TERMINAL_STATUSES, RunStatus, best_run, best_value
-from ..space import expression_from_repr, param_axes
-from ..run_detail import run_detail
-from ..steering import steering_events
-from ..store import Changes, MetricRow, RunRow, Store
+from collections.abc import Callable
 
-__all__ = ["RunDetailsModel", "apply_message", "curves", "json_number"]
+from ._format import json_value
+from ._vocab import TERMINAL_STATUSES, RunStatus, best_run, best_value
+from .run_detail import run_detail
+from .steering import steering_events
+from .store import Changes, MetricRow, RunRow, Store
+
+__all__ = ["RunDetailsModel", "apply_message", "curves", "json_number", "linear_axes", "IMPORTANCE_ELSEWHERE"]
+
+#: what the importance view says where no importance function was given (the Jupyter server: the
+#: random forest behind it needs scikit-learn and the search space's scipy side, kept out of it)
+IMPORTANCE_ELSEWHERE = ("hyperparameter importance is computed in the kernel: "
+                        "RunDetails(run).show() or hyperdrive_run.get_param_importances()")
 
 
 def json_number(value: Any) -> float | None:
@@ -56,19 +68,52 @@ def json_number(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def linear_axes(space: dict[str, str]) -> list[dict[str, Any]]:
+    """A plain linear axis per hyperparameter of ``space`` (name -> expression repr): what a view
+    draws for a run whose details carry no ``axes`` (stores written before submit recorded them).
+
+    >>> linear_axes({"lr": "loguniform(-6, -1)"})[0]["log"]
+    False
+    """
+    return [{"name": name, "expr": text, "kind": None, "log": False, "categorical": False, "values": None}
+            for name, text in space.items()]
+
+
 class RunDetailsModel:
-    """What the RunDetails widget shows of one experiment run, fed by :meth:`Store.changes`.
+    """What every view shows of one experiment run, fed by :meth:`Store.changes`.
 
     Args:
         store: the workspace's store.
         parent_id: the experiment (parent) run's id.
+        importances: called (with no argument) for the hyperparameter importances over the
+            Completed runs, when their number changed; raises ``ValueError`` or ``ImportError``
+            when it cannot say (the message is shown). ``None``: the views say where to find them
+            (:data:`IMPORTANCE_ELSEWHERE`). The kernel passes
+            :meth:`HyperDriveRun.get_param_importances`; the Jupyter server passes nothing.
+        contour: called as ``contour(space, params, values, names)`` (``space`` the parent's stored
+            name -> expression repr) for the primary metric over the two hyperparameters ``names``
+            (:func:`hdnotebook.insight.param_contour`'s grid); raises ``ValueError`` when it cannot.
+            ``None``: no contour (the Jupyter server; scipy stays out of it).
+        axes_for: how to draw each hyperparameter of the parent's ``space`` (name -> expression
+            repr) when its details carry no ``axes`` (older stores); default :func:`linear_axes`.
 
     Thread-safe: :meth:`poll` and :meth:`snapshot` may be called from different threads.
     """
 
-    def __init__(self, store: Store, parent_id: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        parent_id: str,
+        *,
+        importances: Callable[[], dict[str, float]] | None = None,
+        contour: Callable[[dict[str, str], list[dict[str, Any]], list[Any], list[str]], dict[str, Any] | None] | None = None,
+        axes_for: Callable[[dict[str, str]], list[dict[str, Any]]] | None = None,
+    ) -> None:
         self.store = store
         self.parent_id = parent_id
+        self._importance_of = importances
+        self._contour_of = contour
+        self._axes_for = axes_for or linear_axes
         self.cursor: tuple[int, int] = (0, 0)
         self.parent: RunRow | None = None
         self.rows: dict[str, dict[str, Any]] = {}
@@ -212,10 +257,18 @@ class RunDetailsModel:
                 "steering": steering_events(self.store, self.parent_id),
                 "policy": d.get("policy"),
                 "sampling": d.get("sampling"),
-                "axes": d.get("axes") or param_axes(d.get("space") or {}),
+                "axes": self._axes(d),
                 "contour": self._contour(),
             }
         return self._meta
+
+    def _axes(self, details: dict[str, Any]) -> list[dict[str, Any]]:
+        """The parent's ``axes`` (recorded at submit: log for log expressions, the options of a
+        ``choice``), else what ``axes_for`` makes of its ``space``."""
+        axes = details.get("axes")
+        if isinstance(axes, list) and all(isinstance(a, dict) and "name" in a for a in axes):
+            return axes
+        return self._axes_for(details.get("space") or {})
 
     def header(self) -> dict[str, Any]:
         """Status, progress, best run, early stopping and compute saved, warning."""
@@ -252,37 +305,37 @@ class RunDetailsModel:
         }
 
     def _importances(self, completed: int) -> dict[str, Any]:
-        """``{"values": {name: share} | None, "runs": n, "note": why not}``: what
-        :meth:`HyperDriveRun.get_param_importances` says now (the same call), redone only when the
-        number of Completed runs changed."""
+        """``{"values": {name: share} | None, "runs": n, "note": why not}`` from the ``importances``
+        function, redone only when the number of Completed runs changed."""
         if self._importance[0] == completed or self.parent is None:
             return self._importance[1]
-        from ..experiment_run import HyperDriveRun
-
         out: dict[str, Any] = {"values": None, "runs": completed, "note": ""}
-        try:
-            out["values"] = HyperDriveRun(self.store, self.parent_id).get_param_importances()
-        except (ValueError, ImportError) as exc:
-            out["note"] = str(exc)
+        if self._importance_of is None:
+            out["note"] = IMPORTANCE_ELSEWHERE
+        else:
+            try:
+                out["values"] = self._importance_of()
+            except (ValueError, ImportError) as exc:
+                out["note"] = str(exc)
         self._importance = (completed, out)
         return out
 
     def _contour(self) -> dict[str, Any] | None:
         """The primary metric over the two most important hyperparameters (else the space's first
-        two), interpolated over the Completed runs' best values (:func:`~hdnotebook.insight.param_contour`,
-        as :meth:`HyperDriveRun.get_param_contour`); ``None`` with fewer than 3 of them. Redone only
-        when those runs or the ranking change; it rides in ``meta``, sent only when it changed."""
+        two), from the ``contour`` function over the Completed runs' best values (as
+        :meth:`HyperDriveRun.get_param_contour`); ``None`` with fewer than 3 of them or without a
+        ``contour`` function. Redone only when those runs or the ranking change; it rides in
+        ``meta``, sent only when it changed."""
+        if self._contour_of is None:
+            return None
         done = [self.rows[r] for r in self._order if self.rows[r]["status"] == RunStatus.COMPLETED]
         ranked = (self._importances(len(done)).get("values") or {}) if self.parent is not None else {}
         stored = (self.parent.details.get("space") or {}) if self.parent else {}
         names = [n for n in ranked if n in stored][:2] or list(stored)[:2]
         key = (tuple(names), tuple((r["id"], r["best"]) for r in done))
         if self._contour_cache[0] != key:
-            from ..insight import param_contour  # numpy and scipy: loaded only once a view asks
-
             try:
-                space = {name: expression_from_repr(text) for name, text in stored.items()}
-                grid = param_contour(space, [r["params"] for r in done], [r["best"] for r in done], names)
+                grid = self._contour_of(stored, [r["params"] for r in done], [r["best"] for r in done], names)
             except ValueError:  # fewer than 3 Completed runs, or an expression that cannot be read back
                 grid = None
             self._contour_cache = (key, grid)
