@@ -152,6 +152,7 @@ class RunDetailsModel:
 
     def _apply(self, changes: Changes) -> dict[str, Any]:
         changed: set[str] = set()
+        added = False
         old_meta, old_primary = self._meta, self.primary
         self._meta = None  # the steering log may have grown (requests change no row of their own)
         for row in changes.runs:
@@ -164,8 +165,11 @@ class RunDetailsModel:
             if row.id not in self.rows:
                 self._order.append(row.id)
                 self.series.setdefault(row.id, {})
+                added = True
             self.rows[row.id] = self._row(row)
             changed.add(row.id)
+        if added:  # runs in the order of their numbers, however their changes came
+            self._order.sort(key=lambda run_id: _run_order(self.rows[run_id]))
         chunks: dict[tuple[str, str], int] = {}
         for m in changes.metrics:
             if self._add_point(m):
@@ -374,11 +378,18 @@ class RunDetailsModel:
         return apply_message({}, self.snapshot())
 
 
+def _run_order(row: dict[str, Any]) -> tuple[float, str]:
+    """Where a run goes in the views' order: by its number (then id), as ``js/src/state.js`` sorts."""
+    number = row.get("number")
+    return (number if isinstance(number, (int, float)) else math.inf, row["id"])
+
+
 def apply_message(state: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
     """Apply a ``snapshot`` or ``update`` to a view state (the front end does the same in JS).
 
     The state is ``{"meta", "header", "order": [ids], "runs": {id: row}, "series": {id: {metric:
-    [values]}}}``; a snapshot replaces it, an update merges into it. Returns the state.
+    [values]}}}``; a snapshot replaces it, an update merges into it; ``order`` follows the runs'
+    numbers. Returns the state.
     """
     if msg.get("type") == "snapshot":
         state.clear()
@@ -392,10 +403,14 @@ def apply_message(state: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
     state.setdefault("series", {})
     if msg.get("header") is not None:
         state["header"] = msg["header"]
+    added = False
     for row in msg.get("runs", []):
         if row["id"] not in state["runs"]:
             state["order"].append(row["id"])
+            added = True
         state["runs"][row["id"]] = row
+    if added:
+        state["order"].sort(key=lambda run_id: _run_order(state["runs"][run_id]))
     for run_id, name, start, values in msg.get("points", []):
         series = state["series"].setdefault(run_id, {}).setdefault(name, [])
         if len(series) < start + len(values):

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "run_detail": 4,  # one run in full, from the store and its output log  # steering requests and answers as store events
     "channel": 4,
     "run_files": 4,  # the layout of a run's folder
+    "run_view": 4,  # the one view model of a run: widget, sidebar and /hdnotebook page draw from it
     "run": 5,
     "experiment_run": 5,
     "engine": 6,
@@ -48,7 +49,7 @@ LAYERS: dict[str, int] = {
 RESTRICTED: dict[str, tuple[str, ...]] = {
     "engine.lane": ("_vocab", "run", "channel", "run_files", "engine.trial", "engine.lane"),
     "engine.trial": ("_vocab", "run", "channel", "run_files", "engine.trial"),
-    "server": ("_vocab", "_format", "store", "steering", "run_detail", "run_files", "server"),
+    "server": ("_vocab", "_format", "store", "steering", "run_detail", "run_files", "run_view", "server"),
 }
 
 

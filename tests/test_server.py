@@ -517,3 +517,101 @@ def test_steering_through_the_api_reaches_the_driver(site: Any) -> None:
     assert detail["links"] == {"enqueued": True}
     status, res = server.request(api(site, "runs", run.id, "detail"))
     assert status == 400
+
+
+# ------------------------------------------------------------------------------------------------
+# the view model (GET .../runs/RUN/view?seq=N): what the sidebar's experiment tab and the page draw
+# ------------------------------------------------------------------------------------------------
+def _comparable(state: dict[str, Any]) -> dict[str, Any]:
+    """A view state without what differs between two readers of the same store (their clocks, and
+    the importance, which only the kernel computes)."""
+    state = json.loads(json.dumps(state))
+    state["header"].pop("now")
+    state["header"].pop("importance")
+    return state
+
+
+def test_the_view_route_serves_the_widgets_model_live(site: Any) -> None:
+    from hdnotebook.run_view import IMPORTANCE_ELSEWHERE, RunDetailsModel, apply_message
+
+    server = site["server"]
+    run = Experiment(site["workspace"], "viewed").submit(config(slow_train, total=4, concurrent=2, seed=4))
+    url = api(site, "runs", run.id, "view")
+    first = server.get(url)
+    assert [m["type"] for m in first["messages"]] == ["snapshot"] and first["seq"] == first["messages"][0]["seq"]
+    view, seq, updates, running_updates = apply_message({}, first["messages"][0]), first["seq"], 0, 0
+    while True:
+        answer = server.get(f"{url}?seq={seq}")
+        for msg in answer["messages"]:
+            assert msg["type"] == "update" and msg["seq"] == seq + 1, "updates follow one by one"
+            apply_message(view, msg)
+            seq = msg["seq"]
+            updates += 1
+            running_updates += msg["header"]["status"] == "Running"
+        assert answer["seq"] == seq
+        if view["header"]["status"] == "Completed":
+            break
+        time.sleep(0.3)
+    assert running_updates >= 2, f"updates should come while the experiment runs ({updates} in all)"
+    run.wait_for_completion()
+    time.sleep(0.3)  # past the server's poll interval: the last changes are read
+    for msg in server.get(f"{url}?seq={seq}")["messages"]:
+        apply_message(view, msg)
+    # what the views built from the updates is what the kernel's model (the widget's) holds
+    kernel = RunDetailsModel(site["workspace"].store, run.id)
+    assert _comparable(view) == _comparable(kernel.state())
+    assert view["header"]["importance"]["note"] == IMPORTANCE_ELSEWHERE
+    # ... and what the list shows: the same best run and value
+    summary = server.get(api(site, "runs", run.id))["run"]
+    assert (view["header"]["best"], view["header"]["best_run"]) == (summary["best"], summary["best_run"])
+    assert len(view["order"]) == 4 and all(len(s["accuracy"]) == 12 for s in view["series"].values())
+    # a seq the server never made (a restarted server, another's model): a fresh snapshot
+    again = server.get(f"{url}?seq={seq + 1000}")
+    assert [m["type"] for m in again["messages"]] == ["snapshot"]
+    assert _comparable(apply_message({}, again["messages"][0])) == _comparable(view)
+    assert server.get(f"{url}?seq={seq}")["messages"] == []  # nothing new
+
+
+def test_the_view_route_refuses_bad_parameters(site: Any) -> None:
+    server, done = site["server"], site["done"]
+    url = api(site, "runs", done.id, "view")
+    for query in ["seq=-1", "seq=1.5", "seq=abc", "seq=%C2%B2", "seq=" + "9" * 19]:
+        status, res = server.request(f"{url}?{query}")
+        assert status == 400 and "seq must be" in res["message"], query
+    child = site["workspace"].store.child_runs(done.id)[0].id
+    status, res = server.request(api(site, "runs", child, "view"))
+    assert status == 400 and "is a child run" in res["message"]
+    assert server.request(api(site, "runs", "HD_nope", "view"))[0] == 404
+    assert server.request("/hdnotebook/api/workspaces/" + "0" * 16 + f"/runs/{done.id}/view")[0] == 404
+    assert server.request(url, token=None)[0] == 403
+
+
+def test_view_models_keep_a_bounded_history_and_evict_the_least_recently_used(site: Any) -> None:
+    from hdnotebook.run_view import apply_message
+    from hdnotebook.server.views import MIN_POLL_SECONDS, ViewModels
+
+    store = site["workspace"].store
+    views = ViewModels(capacity=2, keep_updates=3)
+    run = Experiment(site["workspace"], "history").submit(config(slow_train, total=3, concurrent=3, seed=6))
+    key = ("w" * 16, run.id)
+    first = views.messages(key, store, 0)
+    state, seq, answers = apply_message({}, first["messages"][0]), first["seq"], []
+    while state["header"]["status"] != "Completed" or len(answers) < 8:
+        time.sleep(MIN_POLL_SECONDS * 1.2)
+        answers.append(views.messages(key, store, seq))  # another view keeps up; this one only looks
+        if state["header"]["status"] != "Completed":
+            for msg in answers[-1]["messages"]:
+                apply_message(state, msg)
+            seq = answers[-1]["seq"]
+    run.wait_for_completion()
+    made = views.messages(key, store, seq)["seq"]
+    assert made >= 5, f"only {made} updates: the history test needs more than it keeps"
+    # within the last 3 updates: the updates; older: a snapshot
+    assert [m["seq"] for m in views.messages(key, store, made - 3)["messages"]] == [made - 2, made - 1, made]
+    assert [m["type"] for m in views.messages(key, store, made - 4)["messages"]] == ["snapshot"]
+    # least recently used goes first: a third run evicts the one not asked for longest
+    done = site["done"].id
+    views.messages(("x" * 16, done), store, 0)
+    views.messages(key, store, made)
+    views.messages(("y" * 16, done), store, 0)
+    assert len(views) == 2 and key in views and ("x" * 16, done) not in views

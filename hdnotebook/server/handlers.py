@@ -10,6 +10,8 @@ Routes (under the server's base_url)::
     GET  /hdnotebook/api/workspaces/ID/runs/RUN             a parent run and its children (or one child)
     GET  /hdnotebook/api/workspaces/ID/runs/RUN/changes?since=CURSOR[&name=METRIC]
                                                             what changed since the cursor (store.changes)
+    GET  /hdnotebook/api/workspaces/ID/runs/RUN/view?seq=N  the RunDetails view model's messages: a snapshot
+                                                            (N 0 or absent, or too old), else the updates after N
     GET  /hdnotebook/api/workspaces/ID/runs/RUN/metrics[?name=&after=]
                                                             metric rows of one run
     POST /hdnotebook/api/workspaces/ID/runs/RUN/cancel      {"reason": "..."} -> cancel_requested event
@@ -39,6 +41,7 @@ from tornado import web
 from .. import steering
 from ..store import Store, open_store
 from . import api
+from .views import ViewModels
 from .workspaces import FoundWorkspace, WorkspaceFinder
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
@@ -152,6 +155,23 @@ class ChangesHandler(_Base):
             raise web.HTTPError(400, str(exc)) from exc
         name = _metric_name(self.get_query_argument("name", None))
         self.send(await self.blocking(api.changes_json, store, row, cursor, name))
+
+
+class ViewHandler(_Base):
+    """The RunDetails view model of an experiment run (:mod:`hdnotebook.server.views`)."""
+
+    @web.authenticated
+    async def get(self, workspace_id: str, run_id: str) -> None:
+        found = self.workspace(workspace_id)
+        store = self.store(found)
+        row = self.run_row(store, run_id)
+        if row.parent_id is not None:
+            raise web.HTTPError(400, f"{run_id!r} is a child run; ask for the view of its experiment run {row.parent_id!r}")
+        seq = self.get_query_argument("seq", "0") or "0"
+        if not re.fullmatch(r"[0-9]{1,18}", seq):  # ASCII digits only
+            raise web.HTTPError(400, f"seq must be the seq of the last message the view applied (an integer >= 0), got {seq!r:.60}")
+        views: ViewModels = self.settings.setdefault("hdnotebook_views", ViewModels())
+        self.send(await self.blocking(views.messages, (found.id, row.id), store, int(seq)))
 
 
 class MetricsHandler(_Base):
@@ -310,6 +330,7 @@ def handlers(base_url: str) -> list[tuple[Any, ...]]:
         (u("api", "workspaces", ws, "runs", run) + "/?", RunHandler),
         (u("api", "workspaces", ws, "runs", run, "changes") + "/?", ChangesHandler),
         (u("api", "workspaces", ws, "runs", run, "metrics") + "/?", MetricsHandler),
+        (u("api", "workspaces", ws, "runs", run, "view") + "/?", ViewHandler),
         (u("api", "workspaces", ws, "runs", run, "cancel") + "/?", CancelHandler),
         (u("api", "workspaces", ws, "runs", run, "steer") + "/?", SteerHandler),
         (u("api", "workspaces", ws, "runs", run, "detail") + "/?", DetailHandler),

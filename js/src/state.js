@@ -1,4 +1,4 @@
-// The view state and its reducer: mirrors hdnotebook/widgets/model.py `apply_message`.
+// The view state and its reducer: mirrors hdnotebook/run_view.py `apply_message`.
 // state = { meta, header, order: [ids], runs: {id: row}, series: {id: {metric: [values]}}, clockOffset }
 
 export function createState() {
@@ -19,10 +19,13 @@ export function applyMessage(state, msg) {
     // the kernel's clock may differ from the browser's (Colab): keep the offset for "elapsed"
     if (typeof msg.header.now === "number") state.clockOffset = msg.header.now - Date.now() / 1000;
   }
+  let added = false;
   for (const row of msg.runs || []) {
-    if (!(row.id in state.runs)) state.order.push(row.id);
+    if (!(row.id in state.runs)) { state.order.push(row.id); added = true; }
     state.runs[row.id] = row;
   }
+  // runs in the order of their numbers (then ids), however their changes came: as run_view.py
+  if (added) state.order.sort((a, b) => runOrder(state.runs[a], state.runs[b]));
   for (const [runId, name, start, values] of msg.points || []) {
     const perRun = state.series[runId] || (state.series[runId] = {});
     const series = perRun[name] || (perRun[name] = []);
@@ -30,6 +33,13 @@ export function applyMessage(state, msg) {
     for (let i = 0; i < values.length; i++) series[start + i] = values[i];
   }
   return true;
+}
+
+function runOrder(a, b) {
+  const na = typeof a.number === "number" ? a.number : Infinity;
+  const nb = typeof b.number === "number" ? b.number : Infinity;
+  if (na !== nb) return na < nb ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 export function metricNames(state) {
