@@ -349,13 +349,19 @@ def test_unauthenticated_requests_are_refused(site: Any) -> None:
     assert status == 403
     status, _ = server.request("/hdnotebook", token=None, raw=True)
     assert status == 302  # to the login page
-    status, _ = server.request("/hdnotebook/static/hdviews.js", token=None, raw=True)
-    assert status in (302, 403)
-    # with the token: the page and its script
+    for script in ["/hdnotebook/static/hdviews.js", "/hdnotebook/bundle/run_details.js"]:
+        status, _ = server.request(script, token=None, raw=True)
+        assert status in (302, 403), script
+    # with the token: the page, its scripts and the widget's front end it draws a run with
     status, page = server.request("/hdnotebook", raw=True)
-    assert status == 200 and "hdviews.js" in page
+    assert status == 200 and "hdviews.js" in page and '<script type="module" src="/hdnotebook/static/page.js">' in page
     status, js = server.request("/hdnotebook/static/hdviews.js", raw=True)
-    assert status == 200 and "createDetail" in js
+    assert status == 200 and "createList" in js and "createDetail" not in js
+    status, js = server.request("/hdnotebook/static/page.js", raw=True)
+    assert status == 200 and "../bundle/run_details.js" in js
+    status, bundle = server.request("/hdnotebook/bundle/run_details.js", raw=True)
+    assert status == 200 and "mountRunView" in bundle
+    assert server.request("/hdnotebook/bundle/other.js", raw=True)[0] == 404
 
 
 @pytest.mark.parametrize(
@@ -369,6 +375,8 @@ def test_unauthenticated_requests_are_refused(site: Any) -> None:
         "/hdnotebook/api/experiments?workspace=/tmp",
         "/hdnotebook/static/..%2F__init__.py",
         "/hdnotebook/static/%2E%2E/handlers.py",
+        "/hdnotebook/bundle/..%2Fstore.py",
+        "/hdnotebook/bundle/%2E%2E/store.py",
     ],
 )
 def test_path_escaping_inputs_are_refused(site: Any, path: str) -> None:
@@ -570,6 +578,9 @@ def test_the_view_route_serves_the_widgets_model_live(site: Any) -> None:
     assert [m["type"] for m in again["messages"]] == ["snapshot"]
     assert _comparable(apply_message({}, again["messages"][0])) == _comparable(view)
     assert server.get(f"{url}?seq={seq}")["messages"] == []  # nothing new
+    assert server.get(f"{url}?seq={seq}&epoch={again['epoch']}")["messages"] == []
+    # ... and a view that polled another model of this run (evicted, or before a restart): a snapshot
+    assert [m["type"] for m in server.get(f"{url}?seq={seq}&epoch=0123abcd")["messages"]] == ["snapshot"]
 
 
 def test_the_view_route_refuses_bad_parameters(site: Any) -> None:
@@ -578,6 +589,8 @@ def test_the_view_route_refuses_bad_parameters(site: Any) -> None:
     for query in ["seq=-1", "seq=1.5", "seq=abc", "seq=%C2%B2", "seq=" + "9" * 19]:
         status, res = server.request(f"{url}?{query}")
         assert status == 400 and "seq must be" in res["message"], query
+    status, res = server.request(f"{url}?seq=1&epoch=not-hex")
+    assert status == 400 and "epoch must be" in res["message"]
     child = site["workspace"].store.child_runs(done.id)[0].id
     status, res = server.request(api(site, "runs", child, "view"))
     assert status == 400 and "is a child run" in res["message"]

@@ -2,16 +2,19 @@
 
 Routes (under the server's base_url)::
 
-    GET  /hdnotebook                                        plain page (table, curves, parallel coordinates)
+    GET  /hdnotebook                                        plain page: the experiment list and the RunDetails view
     GET  /hdnotebook/static/<file>                          its JavaScript and CSS
+    GET  /hdnotebook/bundle/run_details.js                  the RunDetails widget's front end (an ES module)
     GET  /hdnotebook/api/workspaces                         [{id, path, experiments}]
     GET  /hdnotebook/api/experiments[?workspace=ID]         experiments of every (or one) workspace, with summaries
     GET  /hdnotebook/api/workspaces/ID/experiments          the same for one workspace
     GET  /hdnotebook/api/workspaces/ID/runs/RUN             a parent run and its children (or one child)
     GET  /hdnotebook/api/workspaces/ID/runs/RUN/changes?since=CURSOR[&name=METRIC]
                                                             what changed since the cursor (store.changes)
-    GET  /hdnotebook/api/workspaces/ID/runs/RUN/view?seq=N  the RunDetails view model's messages: a snapshot
-                                                            (N 0 or absent, or too old), else the updates after N
+    GET  /hdnotebook/api/workspaces/ID/runs/RUN/view?seq=N&epoch=E
+                                                            the RunDetails view model's messages: a snapshot
+                                                            (N 0 or absent, too old, or E another model's),
+                                                            else the updates after N
     GET  /hdnotebook/api/workspaces/ID/runs/RUN/metrics[?name=&after=]
                                                             metric rows of one run
     POST /hdnotebook/api/workspaces/ID/runs/RUN/cancel      {"reason": "..."} -> cancel_requested event
@@ -45,6 +48,10 @@ from .views import ViewModels
 from .workspaces import FoundWorkspace, WorkspaceFinder
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
+#: the RunDetails widget's front end (``npm run build`` in ``js/``; the wheel carries it): the page and
+#: the JupyterLab sidebar's experiment tab draw the widget's own view with it
+BUNDLE_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")
+BUNDLE_FILE = "run_details.js"
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 _WS_ID = r"[0-9a-f]{16}"
 _RUN = r"[A-Za-z0-9_.:-]{1,200}"
@@ -170,8 +177,11 @@ class ViewHandler(_Base):
         seq = self.get_query_argument("seq", "0") or "0"
         if not re.fullmatch(r"[0-9]{1,18}", seq):  # ASCII digits only
             raise web.HTTPError(400, f"seq must be the seq of the last message the view applied (an integer >= 0), got {seq!r:.60}")
+        epoch = self.get_query_argument("epoch", "")
+        if not re.fullmatch(r"[0-9a-f]{0,32}", epoch):
+            raise web.HTTPError(400, f"epoch must be the epoch of the last answer (hex digits), got {epoch!r:.60}")
         views: ViewModels = self.settings.setdefault("hdnotebook_views", ViewModels())
-        self.send(await self.blocking(views.messages, (found.id, row.id), store, int(seq)))
+        self.send(await self.blocking(views.messages, (found.id, row.id), store, int(seq), epoch))
 
 
 class MetricsHandler(_Base):
@@ -269,7 +279,8 @@ class SteerHandler(_Base):
 
 
 class PageHandler(JupyterHandler):
-    """The plain page: server-rendered HTML shell; /hdnotebook/static/page.js fills it in."""
+    """The plain page: server-rendered HTML shell; /hdnotebook/static/page.js fills it in with the
+    experiment list (hdviews.js) and the RunDetails widget's own view of the chosen run."""
 
     @web.authenticated
     def get(self) -> None:
@@ -277,11 +288,14 @@ class PageHandler(JupyterHandler):
         static = url_path_join(base, "hdnotebook", "static")
         xsrf = self.xsrf_token.decode() if isinstance(self.xsrf_token, bytes) else str(self.xsrf_token)
         config = json.dumps({"baseUrl": base, "xsrf": xsrf})
+        # what the widget's front end reads where JupyterLab would have put it (no token: the cookie)
+        page_config = json.dumps({"baseUrl": base}).replace("<", "\\u003c")
         self.set_header("Cache-Control", "no-store")
         self.finish(
             _PAGE.format(
                 static=html.escape(static, quote=True),
                 config=html.escape(config, quote=True),
+                page_config=page_config,
             )
         )
 
@@ -309,8 +323,9 @@ _PAGE = """<!doctype html>
   <section id="hdn-detail" class="hdn-detail"><p class="hdn-muted">Choose an experiment.</p></section>
 </main>
 <script id="hdn-config" type="application/json" data-config="{config}"></script>
+<script id="jupyter-config-data" type="application/json">{page_config}</script>
 <script src="{static}/hdviews.js"></script>
-<script src="{static}/page.js"></script>
+<script type="module" src="{static}/page.js"></script>
 </body>
 </html>
 """
@@ -324,6 +339,7 @@ def handlers(base_url: str) -> list[tuple[Any, ...]]:
     return [
         (u() + "/?", PageHandler),
         (u("static", "(.*)"), StaticHandler, {"path": STATIC_DIR}),
+        (u("bundle", f"({re.escape(BUNDLE_FILE)})"), StaticHandler, {"path": BUNDLE_DIR}),
         (u("api", "workspaces") + "/?", WorkspacesHandler),
         (u("api", "experiments") + "/?", ExperimentsHandler),
         (u("api", "workspaces", ws, "experiments") + "/?", ExperimentsHandler),

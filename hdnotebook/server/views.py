@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import OrderedDict, deque
 from typing import Any
 
@@ -40,6 +41,8 @@ class _Served:
         self.updates: deque[dict[str, Any]] = deque(maxlen=keep_updates)
         self.polled_at = time.monotonic()
         self.lock = threading.Lock()
+        #: names this model: a view that polled another one (evicted, or before a restart) starts over
+        self.epoch = uuid.uuid4().hex[:12]
 
     def poll(self) -> None:
         now = time.monotonic()
@@ -95,15 +98,17 @@ class ViewModels:
                 self._served.popitem(last=False)
             return served
 
-    def messages(self, key: tuple[str, str], store: Store, seq: int) -> dict[str, Any]:
-        """``{"seq", "messages"}``: a snapshot when ``seq`` is 0 or not followed by the updates
-        kept, else the updates after ``seq`` (none when nothing changed).
+    def messages(self, key: tuple[str, str], store: Store, seq: int, epoch: str = "") -> dict[str, Any]:
+        """``{"seq", "epoch", "messages"}``: a snapshot when ``seq`` is 0, or ``epoch`` names
+        another model than the one kept now, or ``seq`` is not followed by the updates kept; else
+        the updates after ``seq`` (none when nothing changed).
 
         ``key`` is (workspace id, experiment run id); ``store`` the workspace's store.
         """
         served = self._get(key, store)
         with served.lock:
             served.poll()
-            updates = served.after(seq) if seq > 0 else None
+            same = seq > 0 and (not epoch or epoch == served.epoch)
+            updates = served.after(seq) if same else None
             messages = updates if updates is not None else [served.model.snapshot()]
-            return {"seq": served.model.seq, "messages": messages}
+            return {"seq": served.model.seq, "epoch": served.epoch, "messages": messages}

@@ -15,7 +15,8 @@ import { STATUS_COLORS, readTheme, watchTheme } from "./theme.js";
 import { STEER_CSS, mountSteering } from "./steer.js";
 import { INSIGHT_CSS, mountInsight } from "./insight.js";
 import { RUNDETAIL_CSS, mountRunDetail } from "./rundetail.js";
-import { esc, serverConfig } from "./page.js";
+import { esc, restFetch } from "./page.js";
+import { createRestModel } from "./rest_model.js";
 
 // plotly is bundled in, but evaluated only when the first chart is drawn: anywidget gives a module
 // 2 s to load, and evaluating plotly takes about that long in a slow browser
@@ -46,7 +47,9 @@ function createShared(model) {
     const snap = model.get("_snapshot");
     if (!snap || snap.type !== "snapshot") return;
     SHARED.set(snap, shared);
-    if (typeof snap.seq === "number" && snap.seq < shared.seq) return; // older than what we have
+    // older than what we have (unless it comes from another model: the server made a new one)
+    if (typeof snap.seq === "number" && snap.seq < shared.seq && snap.epoch === shared.epoch) return;
+    shared.epoch = snap.epoch;
     applyMessage(shared.state, snap);
     shared.seq = typeof snap.seq === "number" ? snap.seq : 0;
     shared.stale = false;
@@ -83,15 +86,8 @@ function initialize({ model, queued = [] }) {
 
 // ---- cancel over REST (the hdnotebook server extension), so it acts while the kernel is busy ----
 function restRequest(rest, runId, method, body) {
-  const cfg = serverConfig();
-  if (!cfg || !rest || !rest.workspace) return Promise.reject(new Error("no Jupyter server page"));
-  const url = `${cfg.base}hdnotebook/api/workspaces/${encodeURIComponent(rest.workspace)}/runs/${encodeURIComponent(runId)}` +
-    (method === "POST" ? "/cancel" : "");
-  const headers = { "Content-Type": "application/json" };
-  const xsrf = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
-  if (xsrf) headers["X-XSRFToken"] = decodeURIComponent(xsrf[1]);
-  if (cfg.token) headers.Authorization = `token ${cfg.token}`;
-  return fetch(url, { method, headers, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined });
+  if (!rest || !rest.workspace) return Promise.reject(new Error("no Jupyter server page"));
+  return restFetch(rest.workspace, runId, method === "POST" ? "cancel" : "", { method, body });
 }
 
 // ---- per view -----------------------------------------------------------------------------------
@@ -628,6 +624,36 @@ function render({ model, el }) {
     if (brushFrame) cancelAnimationFrame(brushFrame);
     if (resizeFrame) cancelAnimationFrame(resizeFrame);
     if (Plotly) for (const div of [ui.curves, ui.parcoords, ui.time]) Plotly.purge(div);
+  };
+}
+
+// ---- the same view without a kernel: the sidebar's experiment tab and the /hdnotebook page ----------
+// `el` shows the experiment run `run` of workspace `workspace` (ids of the server extension's API),
+// from the server's copy of the view model (js/src/rest_model.js); returns {model, dispose, refresh}.
+export function mountRunView(el, { workspace, run, interval = 1000 }) {
+  const model = createRestModel({ workspace, run, interval });
+  el.classList.add("hdnotebook-rundetails");
+  el.innerHTML = `<div class="hd-title">RunDetails: loading\u2026</div><div class="hd-rest-error" role="status"></div>`;
+  const showError = (e) => { const box = el.querySelector(".hd-rest-error"); if (box) box.textContent = `cannot reach the hdnotebook server extension: ${e.message || e}`; };
+  model.on("error", showError);
+  let ends = [];
+  let disposed = false;
+  model.ready.then(() => {
+    if (disposed) return;
+    const endInit = initialize({ model });
+    const endRender = render({ model, el });
+    ends = [endRender, endInit];
+    el.dataset.source = "rest";
+  }, () => {});
+  return {
+    model,
+    refresh: () => model.refresh(),
+    dispose() {
+      disposed = true;
+      model.off("error", showError);
+      for (const end of ends) if (typeof end === "function") end();
+      model.close();
+    },
   };
 }
 

@@ -4,7 +4,8 @@
 // edit and enqueue). Asked of the server extension (GET .../runs/RUN/detail: it answers while the
 // kernel is busy) or, without one, of the kernel (a `run_detail` request with an id), and kept per
 // run until its status or its number of values changes.
-import { esc, serverConfig } from "./page.js";
+import { esc, restFetch } from "./page.js";
+import { fmt } from "./state.js";
 
 function pyValue(v) {
   if (v === null || v === undefined) return "None";
@@ -19,7 +20,7 @@ export function pythonDict(params) {
 
 function detailHtml(d) {
   const metrics = Object.entries(d.metrics || {}).map(([name, values]) =>
-    `<tr><td>${esc(name)}</td><td>${values.length}</td><td>${esc(values.slice(-6).map((v) => (typeof v === "number" ? Number(v.toPrecision(5)) : v)).join(", "))}</td></tr>`).join("");
+    `<tr><td>${esc(name)}</td><td>${values.length}</td><td>${esc(values.slice(-6).map((v) => fmt(v)).join(", "))}</td></tr>`).join("");
   const links = Object.entries(d.links || {}).map(([k, v]) => `${esc(k)}: <code>${esc(v)}</code>`).join(" \u00b7 ");
   return `
     <div class="hd-rd-actions"><button class="hd-rd-copy">Copy as dict</button> <button class="hd-rd-vary">Enqueue a variation</button>
@@ -47,12 +48,9 @@ export function mountRunDetail({ model, table, state, onVary }) {
 
   async function ask(id) {
     cache.set(id, { key: keyOf(id), html: "<div>loading\u2026</div>", pending: true });
-    const cfg = serverConfig();
-    if (restOk !== false && cfg && rest.workspace) {
+    if (restOk !== false && rest.workspace) {
       try {
-        const headers = cfg.token ? { Authorization: `token ${cfg.token}` } : {};
-        const res = await fetch(`${cfg.base}hdnotebook/api/workspaces/${encodeURIComponent(rest.workspace)}/runs/${encodeURIComponent(id)}/detail`,
-          { headers, credentials: "same-origin" });
+        const res = await restFetch(rest.workspace, id, "detail");
         if (res.ok) { restOk = true; store(id, await res.json()); return; }
       } catch (e) { /* the kernel then */ }
       restOk = false;

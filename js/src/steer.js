@@ -8,7 +8,7 @@
 // else to the kernel as a `steer` message (it acts once the running cell ends: the result line says so).
 // The steering log (requests and the driver's answers) comes from the model's `meta.steering`.
 import { TERMINAL, fmt } from "./state.js";
-import { esc, serverConfig } from "./page.js";
+import { esc, restFetch } from "./page.js";
 
 const LIMITS = [
   ["max_total_runs", "max total", 1, 1000, true],
@@ -18,14 +18,7 @@ const LIMITS = [
 
 // POST {action, args} to the server's steer route; rejects when there is no server page
 function postSteer(rest, body) {
-  const cfg = serverConfig();
-  if (!cfg || !rest || !rest.workspace) return Promise.reject(new Error("no Jupyter server page"));
-  const url = `${cfg.base}hdnotebook/api/workspaces/${encodeURIComponent(rest.workspace)}/runs/${encodeURIComponent(rest.run)}/steer`;
-  const headers = { "Content-Type": "application/json" };
-  const xsrf = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
-  if (xsrf) headers["X-XSRFToken"] = decodeURIComponent(xsrf[1]);
-  if (cfg.token) headers.Authorization = `token ${cfg.token}`;
-  return fetch(url, { method: "POST", headers, credentials: "same-origin", body: JSON.stringify(body) });
+  return restFetch(rest.workspace, rest.run, "steer", { method: "POST", body });
 }
 
 // ---- what each control would do (pure: tested through the browser test) -------------------------

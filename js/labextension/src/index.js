@@ -1,7 +1,9 @@
 // hdnotebook JupyterLab extension: a left sidebar listing the experiments found by the hdnotebook
-// server extension, live (polled every second), and a main-area tab per experiment run with its
-// table, learning curves and parallel coordinates. Plain JS on the JupyterLab 4 APIs; the views are
-// the same file the plain /hdnotebook page uses (hdnotebook/server/static/hdviews.js).
+// server extension, live (polled every second), and a main-area tab per experiment run drawn by the
+// RunDetails widget's own front end (table, curves, parallel coordinates, insight, steering), loaded
+// from the server (GET /hdnotebook/bundle/run_details.js, the bundle the package ships) and fed by
+// the server's view model instead of a kernel. Plain JS on the JupyterLab 4 APIs; the list is the
+// file the plain /hdnotebook page uses too (hdnotebook/server/static/hdviews.js).
 import { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
 import { MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -33,6 +35,38 @@ function makeApi(settings) {
     base,
     getJSON: url => call(url, { method: 'GET' }),
     postJSON: (url, body) => call(url, { method: 'POST', body: JSON.stringify(body || {}) })
+  };
+}
+
+// the widget's front end, fetched once (with the server's authentication) and imported as a module
+let runViewModule = null;
+function loadRunView(settings) {
+  if (!runViewModule) {
+    runViewModule = (async () => {
+      const url = settings.baseUrl.replace(/\/$/, '') + '/hdnotebook/bundle/run_details.js';
+      const res = await ServerConnection.makeRequest(url, { method: 'GET' }, settings);
+      if (!res.ok) throw new Error(`${res.status} ${res.statusText} for ${url}`);
+      const src = URL.createObjectURL(new Blob([await res.text()], { type: 'text/javascript' }));
+      return import(/* webpackIgnore: true */ src);
+    })();
+    runViewModule.catch(() => { runViewModule = null; }); // try again on the next tab
+  }
+  return runViewModule;
+}
+
+// one experiment run in a tab: the widget's own view (mountRunView), once the bundle has loaded
+function mountRunTab(el, settings, workspace, run) {
+  let view = null;
+  let disposed = false;
+  el.classList.add('hdn-run-view');
+  el.textContent = 'Loading the experiment view\u2026';
+  loadRunView(settings).then(
+    mod => { if (!disposed) { el.textContent = ''; view = mod.mountRunView(el, { workspace, run }); } },
+    err => { el.textContent = `hdnotebook: cannot load the experiment view: ${err.message || err}`; }
+  );
+  return {
+    refresh: () => view && view.refresh(),
+    dispose: () => { disposed = true; if (view) view.dispose(); }
   };
 }
 
@@ -77,7 +111,7 @@ function activate(app, restorer) {
         window.open(`${settings.baseUrl.replace(/\/$/, '')}/hdnotebook#${workspace}/${run}`, '_blank');
         return null;
       }
-      const content = new ViewWidget(el => HDViews.createDetail(el, { api, workspace, run }), `${id}-content`);
+      const content = new ViewWidget(el => mountRunTab(el, settings, workspace, run), `${id}-content`);
       content.addClass('hdn-lab-detail');
       const widget = new MainAreaWidget({ content });
       widget.id = id;
