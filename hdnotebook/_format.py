@@ -16,7 +16,7 @@ integer shows all its digits. Imports nothing of hdnotebook.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 __all__ = ["format_number", "json_value", "SIGNIFICANT_DIGITS"]
@@ -81,7 +81,19 @@ def format_number(value: Any) -> str:
         return str(value)
     if not math.isfinite(x) or x == int(x):
         return _js_number_text(x)  # an integral number keeps all its digits, as in the front ends
-    return _js_number_text(float(f"{x:.{SIGNIFICANT_DIGITS}g}"))
+    return _js_number_text(_to_precision(x, SIGNIFICANT_DIGITS))
+
+
+def _to_precision(x: float, digits: int) -> float:
+    """``x`` rounded to ``digits`` significant digits as JavaScript's ``toPrecision`` rounds: from
+    its exact binary value, a tie away from zero (Python's ``%g`` rounds a tie to even).
+
+    >>> _to_precision(1234.5, 4), _to_precision(-1.0625, 4), _to_precision(2.675, 3)
+    (1235.0, -1.063, 2.67)
+    """
+    exact = Decimal(x)  # every digit of the double, no rounding yet
+    step = Decimal(1).scaleb(exact.adjusted() - digits + 1)
+    return float(exact.quantize(step, rounding=ROUND_HALF_UP))
 
 
 def json_value(value: Any) -> Any:

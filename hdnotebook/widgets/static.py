@@ -12,9 +12,10 @@ import math
 import time
 from typing import Any
 
+from .._format import format_number
 from ..run_view import curves
 
-__all__ = ["static_html", "static_text", "STATUS_COLORS", "fmt"]
+__all__ = ["static_html", "static_text", "STATUS_COLORS"]
 
 #: the live widget's colours (js/src/theme.js): status colours and Okabe & Ito's colour-blind-safe palette
 STATUS_COLORS = {
@@ -26,15 +27,6 @@ STATUS_COLORS = {
 }
 
 _PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442"]
-
-
-def fmt(value: Any) -> str:
-    """A short text for a value: 4 significant digits for floats."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def _duration(row: dict[str, Any], now: float) -> str:
@@ -84,7 +76,7 @@ def _header_text(state: dict[str, Any]) -> list[str]:
         f"{head.get('finished', 0)}/{total} runs finished ({head.get('runs', 0)} created)",
     ]
     if head.get("best") is not None:
-        lines.append(f"best {meta.get('primary')} = {fmt(head['best'])} ({head.get('best_run')})")
+        lines.append(f"best {meta.get('primary')} = {format_number(head['best'])} ({head.get('best_run')})")
     if head.get("stopped_early"):
         lines.append(
             f"{head['stopped_early']} runs stopped early, about {head.get('saved_fraction', 0) * 100:.0f} % "
@@ -122,8 +114,8 @@ def static_html(state: dict[str, Any], max_rows: int = 1000) -> str:
     out.append(
         f'<svg width="{w + 60:.0f}" height="{h + 30:.0f}" viewBox="-50 -10 {w + 60:.0f} {h + 30:.0f}" '
         f'role="img" aria-label="learning curves of {e(primary)}">'
-        f'<text x="-48" y="4" font-size="10">{e(fmt(hi))}</text>'
-        f'<text x="-48" y="{h:.0f}" font-size="10">{e(fmt(lo))}</text>'
+        f'<text x="-48" y="4" font-size="10">{e(format_number(hi))}</text>'
+        f'<text x="-48" y="{h:.0f}" font-size="10">{e(format_number(lo))}</text>'
         f'<line x1="0" y1="{h:.0f}" x2="{w:.0f}" y2="{h:.0f}" stroke="#999"/>'
         f'<line x1="0" y1="0" x2="0" y2="{h:.0f}" stroke="#999"/>'
         f'<text x="{w / 2:.0f}" y="{h + 16:.0f}" font-size="10" text-anchor="middle">'
@@ -157,9 +149,9 @@ def static_html(state: dict[str, Any], max_rows: int = 1000) -> str:
         spark = (f'<svg width="80" height="18" viewBox="0 -1 80 18"><polyline fill="none" stroke="{color}" '
                  f'stroke-width="1.2" points="{pts}"/></svg>') if pts else ""
         cells = [
-            e(fmt(row.get("number"))), e(rid), f'<span style="color:{color};font-weight:bold">{e(row["status"])}</span>',
-            *(e(fmt(row["params"].get(n))) for n in names),
-            e(fmt(row.get("best"))), e(fmt(row.get("last"))), e(str(row.get("intervals", 0))),
+            e(format_number(row.get("number"))), e(rid), f'<span style="color:{color};font-weight:bold">{e(row["status"])}</span>',
+            *(e(format_number(row["params"].get(n))) for n in names),
+            e(format_number(row.get("best"))), e(format_number(row.get("last"))), e(str(row.get("intervals", 0))),
             e(_duration(row, now)), spark, e(row.get("stop_reason") or row.get("error") or ""),
         ]
         out.append("<tr>" + "".join(f'<td style="padding:2px 6px">{c}</td>' for c in cells) + "</tr>")
