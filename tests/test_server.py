@@ -50,15 +50,18 @@ def free_port() -> int:
 class JupyterServer:
     """``jupyter server`` (or ``jupyter lab``) in a subprocess with isolated Jupyter folders."""
 
-    def __init__(self, root: str, home: str, app: str = "server", extra: list[str] | None = None) -> None:
+    def __init__(self, root: str, home: str, app: str = "server", extra: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.root, self.port = root, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        extra_env = env or {}
         env = dict(os.environ)
         for name, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")]:
             env[name] = os.path.join(home, sub)
             os.makedirs(env[name], exist_ok=True)
         env["JUPYTER_PLATFORM_DIRS"] = "1"
         env.pop("JUPYTER_TOKEN", None)
+        env.update(extra_env)
         self.log_path = os.path.join(home, f"jupyter-{app}.log")
         module = "jupyterlab.labapp" if app == "lab" else "jupyter_server"
         cmd = [

@@ -1,6 +1,8 @@
 """The JupyterLab sidebar in a real headless Chromium (SPEC §7): it lists a running experiment whose
-progress advances, opening it shows the table and charts; it loads in Notebook 7 without errors;
-the plain /hdnotebook page shows the same. Screenshots go to test-artifacts/.
+progress advances; opening it shows the RunDetails widget's own view, fed by the server's view model
+(rows live, parallel coordinates with a log axis for a loguniform parameter and categories for a
+choice, the steering panel) and a pause from it reaches the driver; it loads in Notebook 7 without
+errors; the plain /hdnotebook page shows the same view. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -18,10 +20,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-from hdnotebook import Experiment, Workspace  # noqa: E402
+from hdnotebook import (  # noqa: E402
+    Experiment,
+    HyperDriveConfig,
+    NoTerminationPolicy,
+    RandomParameterSampling,
+    Workspace,
+    choice,
+    loguniform,
+)
+from hdnotebook.steering import steering_events  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # test_server, however pytest imports
-from test_server import TOKEN, JupyterServer, config, slow_train  # noqa: E402
+from test_server import TOKEN, JupyterServer, slow_train  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABEXTENSION = os.path.join(REPO, "hdnotebook", "labextension")
@@ -55,8 +66,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Any:
     (home / "config" / "labconfig" / "page_config.json").write_text(
         '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}'
     )
+    # the freshly built extension, not one installed in the virtualenv: jupyter_core puts the
+    # environment's folders before the user's in a virtualenv unless told otherwise
     server = JupyterServer(
-        str(root), str(home), app="lab",
+        str(root), str(home), app="lab", env={"JUPYTER_PREFER_ENV_PATH": "0"},
         extra=[
             "--LabApp.news_url=None",
             "--LabApp.extension_manager=readonly",
@@ -86,7 +99,35 @@ def progress_done(page: Any, name: str) -> int:
     return int(text.split("/")[0])
 
 
-def test_sidebar_follows_a_running_experiment_and_opens_its_charts(lab: Any) -> None:
+def log_space_config(total: int, concurrent: int, seed: int) -> HyperDriveConfig:
+    """``lr`` on a log scale and ``bs`` a choice: the views must draw a log axis and categories."""
+    return HyperDriveConfig(
+        estimator=browser_trial,
+        hyperparameter_sampling=RandomParameterSampling({"lr": loguniform(-4, 0), "bs": choice(1, 2, 4)}, seed=seed),
+        policy=NoTerminationPolicy(), primary_metric_name="accuracy", primary_metric_goal="maximize",
+        max_total_runs=total, max_concurrent_runs=concurrent,
+    )
+
+
+def until(predicate: Any, timeout: float, what: str, page: Any = None) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    if page is not None:
+        page.screenshot(path=os.path.join(ARTIFACTS, "sidebar-FAILED.png"))
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def pauses_applied(store: Any, run_id: str) -> list[dict[str, Any]]:
+    """The pause requests the driver applied, from the store's events."""
+    store.flush()
+    return [e for e in steering_events(store, run_id) if e["action"] == "pause" and e["state"] == "applied"]
+
+
+def test_sidebar_follows_a_running_experiment_and_its_tab_is_the_widgets_view(lab: Any) -> None:
     errors: list[str] = []
     page = new_page(lab, errors)
     page.goto(f"{lab['server'].url}/lab?token={TOKEN}", wait_until="domcontentloaded", timeout=60000)
@@ -95,45 +136,62 @@ def test_sidebar_follows_a_running_experiment_and_opens_its_charts(lab: Any) -> 
     tab.click()
     page.locator(".hdn-list-view").wait_for(state="visible", timeout=10000)
 
-    run = Experiment(lab["workspace"], "browser-live").submit(config(browser_trial, total=8, concurrent=2, seed=11))
+    store = lab["workspace"].store
+    run = Experiment(lab["workspace"], "browser-live").submit(log_space_config(total=16, concurrent=2, seed=11))
     try:
         item = page.locator('.hdn-item[data-experiment="browser-live"]')
         item.wait_for(timeout=20000)
         assert item.get_attribute("data-status") == "Running"
         first = progress_done(page, "browser-live")
         # progress advances while the experiment runs, without reloading
-        deadline = time.time() + 40
-        while progress_done(page, "browser-live") <= first and time.time() < deadline:
-            time.sleep(0.3)
-        second = progress_done(page, "browser-live")
-        assert second > first, "the sidebar's progress did not advance"
+        until(lambda: progress_done(page, "browser-live") > first, 60, "the sidebar's progress to advance", page)
         assert page.locator('.hdn-item[data-experiment="browser-live"]').get_attribute("data-status") == "Running"
 
+        # the experiment's tab: the widget's own view, fed by the server's view model
         item.click()
-        detail = page.locator(".jp-MainAreaWidget .hdn-detail-view")
-        detail.wait_for(timeout=15000)
-        detail.locator("svg.hdn-curves polyline").first.wait_for(timeout=15000)
-        detail.locator("svg.hdn-parcoords polyline").first.wait_for(timeout=15000)
-        rows = detail.locator("table.hdn-table tbody tr")
-        assert rows.count() >= 2
-        header = detail.locator("table.hdn-table thead").inner_text()
-        assert "lr" in header and "bs" in header and "accuracy" in header
-        # the curves keep growing live
-        n0 = detail.locator("svg.hdn-curves polyline").count()
-        deadline = time.time() + 30
-        while detail.locator("svg.hdn-curves polyline").count() <= n0 and time.time() < deadline:
-            time.sleep(0.3)
-        assert detail.locator("svg.hdn-curves polyline").count() > n0
+        view = page.locator('.jp-MainAreaWidget .hdnotebook-rundetails[data-source="rest"]')
+        view.wait_for(timeout=60000)
+        rows = view.locator(".hd-table tbody tr[data-run]")
+        until(lambda: rows.count() >= 1, 30, "rows in the tab's table", page)
+        # rows arrive live: more rows (and a later seq) while the experiment still runs
+        n0, seq0 = rows.count(), int(view.get_attribute("data-seq") or 0)
+        until(lambda: rows.count() > n0 and int(view.get_attribute("data-seq") or 0) > seq0, 60, "new rows in the tab", page)
+        assert run.get_status() == "Running" and view.get_attribute("data-status") == "Running"
+        # the parallel coordinates: lr on a log axis, bs's choices as categories
+        def annotations() -> list[str]:
+            return view.locator(".hd-parcoords .annotation-text").evaluate_all("els => els.map(e => e.textContent)")
+        until(lambda: "lr (log)" in annotations(), 30, "the log axis of lr", page)
+        labels = annotations()
+        for label in ("lr (log)", "bs", "accuracy", "1", "2", "4"):
+            assert label in labels, (label, labels)
+        # the steering panel, and a pause from it reaches the driver
+        pause = view.locator(".hd-steer .hd-pause")
+        until(lambda: pause.is_enabled() and pause.inner_text() == "Pause", 30, "an enabled Pause button", page)
+        assert pauses_applied(store, run.id) == []
+        pause.click()
+        until(lambda: view.locator(".hd-steer").get_attribute("data-result") == "applied", 30, "the driver's answer", page)
+        assert view.locator(".hd-steer").get_attribute("data-via") == "rest"
+        applied = pauses_applied(store, run.id)
+        assert len(applied) == 1 and applied[0]["source"].startswith("jupyter-server"), applied
+        # the view shows it (the next poll carries the driver's answer), the list still says Running
+        until(lambda: view.locator(".hd-steer").get_attribute("data-paused") == "1", 30, "the paused state in the tab", page)
+        until(lambda: pause.inner_text() == "Resume", 10, "the Resume button", page)
+        # paused: once the running trials end, no new one starts
+        until(lambda: not [c for c in store.child_runs(run.id) if c.status in ("Running", "Queued")], 60,
+              "the running trials to finish", page)
+        created = len(store.child_runs(run.id))
+        time.sleep(2.0)
+        assert len(store.child_runs(run.id)) == created < 16
         page.screenshot(path=os.path.join(ARTIFACTS, "sidebar-lab.png"))
 
-        # cancel from the view reaches the driver
-        page.once("dialog", lambda d: d.accept())
-        detail.locator(f'.hdn-detail-head button.hdn-cancel[data-run="{run.id}"]').click()
+        # cancel from the tab reaches the driver too
+        view.locator(".hd-cancel-exp").click()
         run.wait_for_completion()
         assert run.get_status() == "Canceled"
         page.locator('.hdn-item[data-experiment="browser-live"][data-status="Canceled"]').wait_for(timeout=15000)
-        detail.locator(".hdn-detail-head .hdn-status-canceled").wait_for(timeout=15000)
+        until(lambda: view.get_attribute("data-status") == "Canceled", 30, "Canceled in the tab", page)
         page.screenshot(path=os.path.join(ARTIFACTS, "sidebar-lab-canceled.png"))
+        assert len(pauses_applied(store, run.id)) == 1
     finally:
         run.cancel()
         run.wait_for_completion()
@@ -156,8 +214,11 @@ def test_loads_in_notebook_7_without_errors(lab: Any) -> None:
     assert errors == []
 
 
-def test_plain_page_shows_the_same_views(lab: Any) -> None:
-    run = Experiment(lab["workspace"], "plain-page").submit(config(slow_train, total=2, concurrent=2, seed=2))
+def test_plain_page_shows_the_same_view(lab: Any) -> None:
+    from hdnotebook._format import format_number
+    from hdnotebook.run_view import RunDetailsModel
+
+    run = Experiment(lab["workspace"], "plain-page").submit(log_space_config(total=3, concurrent=3, seed=2))
     run.wait_for_completion()
     errors: list[str] = []
     page = new_page(lab, errors)
@@ -165,10 +226,20 @@ def test_plain_page_shows_the_same_views(lab: Any) -> None:
     item = page.locator('.hdn-item[data-experiment="plain-page"]')
     item.wait_for(timeout=15000)
     item.click()
-    page.locator("#hdn-detail svg.hdn-curves polyline").first.wait_for(timeout=15000)
-    page.locator("#hdn-detail svg.hdn-parcoords polyline").first.wait_for(timeout=15000)
-    assert page.locator("#hdn-detail table.hdn-table tbody tr").count() == 2
+    view = page.locator('#hdn-detail .hdnotebook-rundetails[data-source="rest"]')
+    view.wait_for(timeout=60000)
+    until(lambda: view.get_attribute("data-status") == "Completed" and view.locator(".hd-table tbody tr[data-run]").count() == 3,
+          30, "the three runs on the page", page)
     assert re.search(r"#[0-9a-f]{16}/" + re.escape(run.id) + "$", page.url)
+    # the numbers the kernel's model (the widget's) has, written in the one format, in the list and the view
+    header = RunDetailsModel(lab["workspace"].store, run.id).header()
+    best = format_number(header["best"])
+    assert item.locator(".hdn-best").inner_text() == f"accuracy {best}"
+    until(lambda: f"= {best} in run" in view.locator(".hd-stats").inner_text(), 10, "the best value in the header", page)
+    best_row = view.locator(f'.hd-table tbody tr[data-run="{header["best_run"]}"]')
+    assert "hd-best" in (best_row.get_attribute("class") or "") and best in best_row.inner_text()
+    until(lambda: "lr (log)" in view.locator(".hd-parcoords .annotation-text").evaluate_all("els => els.map(e => e.textContent)"),
+          30, "the log axis of lr", page)
     page.screenshot(path=os.path.join(ARTIFACTS, "plain-page.png"))
     page.close()
     assert errors == []
