@@ -21,7 +21,7 @@ from hdnotebook import (
 )
 from hdnotebook._format import format_number
 from hdnotebook.server import api
-from hdnotebook.widgets.model import RunDetailsModel
+from hdnotebook.run_view import RunDetailsModel
 
 
 def trial(x, lr):

@@ -126,13 +126,13 @@ def test_a_finished_experiment_exports_a_dataframe_and_ranks_its_parameters(tmp_
     importances = run.get_param_importances()
     assert list(importances)[0] == "lr" and importances["lr"] > 0.8
     # the contour the widget draws is the one Python gives, over the two most important parameters
-    from hdnotebook.widgets.model import RunDetailsModel
+    from hdnotebook.widgets.run_details import kernel_view_model
 
     contour = run.get_param_contour()
     assert [contour["x"]["name"], contour["y"]["name"]] == list(importances)[:2]
     assert contour["x"]["log"] is True and contour["x"]["values"][0] == pytest.approx(completed.params_lr.min())
     assert len(contour["trials"]) == len(completed)
-    meta = RunDetailsModel(run._store, run.id).meta()
+    meta = kernel_view_model(run._store, run.id).meta()
     assert meta["contour"] == contour
 
 
@@ -202,7 +202,7 @@ def _lane_trial(x):
 def test_each_trial_records_its_lane_and_no_two_overlapping_trials_share_one(tmp_path):
     from hdnotebook import (Experiment, HyperDriveConfig, NoTerminationPolicy, RandomParameterSampling,
                             Workspace)
-    from hdnotebook.widgets.model import RunDetailsModel
+    from hdnotebook.run_view import RunDetailsModel
 
     config = HyperDriveConfig(
         estimator=_lane_trial, hyperparameter_sampling=RandomParameterSampling({"x": uniform(0, 1)}, seed=1),
