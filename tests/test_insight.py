@@ -224,3 +224,30 @@ def test_each_trial_records_its_lane_and_no_two_overlapping_trials_share_one(tmp
     # the widget's rows carry the lane (its timeline draws by them)
     state = RunDetailsModel(run._store, run.id).state()
     assert {r["id"]: r["lane"] for r in state["runs"].values()} == lanes
+
+
+def test_a_lane_started_when_the_concurrency_is_raised_mid_run_takes_the_free_slot(tmp_path):
+    from hdnotebook import (Experiment, HyperDriveConfig, NoTerminationPolicy, RandomParameterSampling,
+                            Workspace)
+
+    config = HyperDriveConfig(
+        estimator=_lane_trial, hyperparameter_sampling=RandomParameterSampling({"x": uniform(0, 1)}, seed=2),
+        policy=NoTerminationPolicy(), primary_metric_name="score", primary_metric_goal="maximize",
+        max_total_runs=9, max_concurrent_runs=1)
+    run = Experiment(Workspace(tmp_path / "ws"), "lanes").submit(config)
+    deadline = time.monotonic() + 60
+    while sum(c.get_status() == "Completed" for c in run.get_children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.set_limits(max_concurrent_runs=2)  # (no more: the loky pool has a worker per core, 2 on a small machine)
+    run.wait_for_completion()
+    rows = sorted((run._store.run(c.id) for c in run.get_children()), key=lambda r: r.started)
+    assert [r.status for r in rows] == ["Completed"] * 9
+    lanes = [r.details["lane"] for r in rows]
+    assert lanes[:2] == [0, 0] and set(lanes) == {0, 1}, lanes
+    overlapping = 0
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            if a.started < b.ended and b.started < a.ended:
+                overlapping += 1
+                assert a.details["lane"] != b.details["lane"], (a.number, b.number, lanes)
+    assert overlapping >= 2  # two at a time after the change
