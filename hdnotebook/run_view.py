@@ -329,7 +329,8 @@ class RunDetailsModel:
         two), from the ``contour`` function over the Completed runs' best values (as
         :meth:`HyperDriveRun.get_param_contour`); ``None`` with fewer than 3 of them or without a
         ``contour`` function. Redone only when those runs or the ranking change; it rides in
-        ``meta``, sent only when it changed."""
+        ``meta``, sent only when it changed, with ``trials`` the number of runs (the points are
+        the Completed rows: ~2 KB at any size)."""
         if self._contour_of is None:
             return None
         done = [self.rows[r] for r in self._order if self.rows[r]["status"] == RunStatus.COMPLETED]
@@ -340,6 +341,7 @@ class RunDetailsModel:
         if self._contour_cache[0] != key:
             try:
                 grid = self._contour_of(stored, [r["params"] for r in done], [r["best"] for r in done], names)
+                grid["trials"] = len(grid["trials"])  # the points are the rows' (the view has them)
             except ValueError:  # fewer than 3 Completed runs, or an expression that cannot be read back
                 grid = None
             self._contour_cache = (key, grid)

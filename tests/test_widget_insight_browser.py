@@ -114,8 +114,8 @@ def test_contour_timeline_lanes_and_output_tails_agree_with_python(tmp_path: Pat
             # the contour: the grid Python computes, drawn as a plotly contour trace, lr on a log axis
             want = run.get_param_contour()
             top2 = widget.locator(".hd-top2")
-            _until(lambda: top2.get_attribute("data-kind") == "contour"
-                   and float(top2.get_attribute("data-zmax")) == want["zmax"], 60, "the final contour", page)
+            final = "d => d.dataset.kind === 'contour' && Number(d.dataset.zmax)"  # one read: the view may re-render
+            _until(lambda: top2.evaluate(final) == want["zmax"], 60, "the final contour", page)
             drawn = top2.evaluate("""d => {
                 const c = d._fullData.find(t => t.type === "contour");
                 const pts = d._fullData.find(t => t.type === "scatter");

@@ -8,7 +8,7 @@
 // - a contour of the primary metric over the two most important hyperparameters (the grid comes
 //   from Python, meta.contour: hdnotebook.insight.param_contour over the Completed runs' best
 //   values, the same as HyperDriveRun.get_param_contour), on log axes for log expressions, with the
-//   runs it was made from as points; before 3 runs Completed, a scatter of the finished runs;
+//   runs it was made from (the Completed rows) as points; before 3 runs Completed, a scatter of the finished runs;
 // - a timeline: which lane ran which run, when (the lane the engine recorded in each run's details),
 //   and which the policy stopped.
 import { TERMINAL, fmt } from "./state.js";
@@ -79,7 +79,7 @@ export function mountInsight({ container }) {
     drawImportance(state);
     const done = finished(state);
     const sig = JSON.stringify([width, theme.font, state.order.length, done.map((r) => [r.id, r.best, r.status, r.ended]),
-      (state.header || {}).importance, state.meta.contour && [state.meta.contour.zmin, state.meta.contour.zmax, state.meta.contour.trials.length],
+      (state.header || {}).importance, state.meta.contour && [state.meta.contour.zmin, state.meta.contour.zmax, state.meta.contour.trials],
       state.order.map((id) => [state.runs[id].started, state.runs[id].lane])]);
     if (sig === lastSig) return;
     lastSig = sig;
@@ -113,18 +113,19 @@ export function mountInsight({ container }) {
     const axisOf = (c) => ({ name: c.name, log: c.log, categorical: c.categorical });
     if (contour && contour.z && contour.x.values.length > 1 && contour.y.values.length > 1) {
       const [cx, cy] = [contour.x, contour.y];
+      const used = done.filter((r) => r.status === "Completed"); // the runs the grid was made from
       ui.top2.dataset.kind = "contour";
       ui.top2.dataset.params = `${cx.name},${cy.name}`;
       ui.top2.dataset.zmin = String(contour.zmin);
       ui.top2.dataset.zmax = String(contour.zmax);
-      ui.top2.setAttribute("aria-label", `contour of ${primary} over ${cx.name} and ${cy.name}, interpolated between ${contour.trials.length} completed runs`);
+      ui.top2.setAttribute("aria-label", `contour of ${primary} over ${cx.name} and ${cy.name}, interpolated between ${contour.trials} completed runs`);
       Plotly.react(ui.top2, [
         { type: "contour", x: cx.values, y: cy.values, z: contour.z, colorscale: "Viridis", reversescale: state.meta.goal === "minimize",
           contours: { coloring: "heatmap" }, line: { width: 0.5, color: "rgba(255,255,255,0.5)" },
           colorbar: { title: { text: primary }, thickness: 10 },
           hovertemplate: `${esc(cx.name)}=%{x}<br>${esc(cy.name)}=%{y}<br>${esc(primary)} \u2248 %{z:.4g}<extra></extra>` },
-        { type: "scatter", mode: "markers", x: contour.trials.map((t) => t[0]), y: contour.trials.map((t) => t[1]),
-          text: contour.trials.map((t) => `${fmt(t[2])}`), hoverinfo: "text",
+        { type: "scatter", mode: "markers", x: used.map((r) => r.params[cx.name]), y: used.map((r) => r.params[cy.name]),
+          text: used.map((r) => `run #${r.number}: ${fmt(r.best)}`), hoverinfo: "text", customdata: used.map((r) => r.id),
           marker: { color: "rgba(255,255,255,0.85)", size: 7, line: { color: "#222", width: 1 } } }],
       { ...layoutBase, width, height: 300, title: { text: `${primary} over the two most important: ${cx.name} and ${cy.name}` },
         xaxis: axisLayout(axisOf(cx), theme), yaxis: axisLayout(axisOf(cy), theme) }, { displaylogo: false, responsive: false });
