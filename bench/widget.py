@@ -263,12 +263,16 @@ def browser(args: argparse.Namespace) -> None:
             page.wait_for_timeout(5000)  # the same page, nothing streaming: the baseline
             idle_busy = (metric("TaskDuration") - idle0) / (time.monotonic() - iwall0)
             before = page.evaluate("() => document.querySelector('.hdnotebook-rundetails').hdDrawLog.length")
+            if args.trace:
+                b.start_tracing(page=page, path=args.trace, categories=["devtools.timeline", "v8.execute"])
             task0, wall0 = metric("TaskDuration"), time.monotonic()
             writer = threading.Thread(target=lambda: setattr(writer, "n", stream(path, pid, args.stream)))
             writer.start()
             writer.join()
             page.wait_for_timeout(1000)
             task1, wall1 = metric("TaskDuration"), time.monotonic()
+            if args.trace:
+                b.stop_tracing()
             log = page.evaluate(f"() => document.querySelector('.hdnotebook-rundetails').hdDrawLog.slice({before})")
             screenshot(page, "rundetails-bench-browser.png")
     updates = [d for d in log if not d["full"]]
@@ -295,6 +299,24 @@ def browser(args: argparse.Namespace) -> None:
     print(f"  first draw by part (ms): {first_parts}")
     print(f"  main thread busy while streaming: {100 * busy:5.1f} %   (target <= 20 %); the same page idle before: "
           f"{100 * idle_busy:4.1f} %; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    if args.trace:
+        print("  main thread by trace event (ms, nested counted twice): " +
+              ", ".join(f"{name} {ms:.0f}" for name, ms in trace_summary(args.trace)))
+
+
+def trace_summary(path: str, top: int = 14) -> list[tuple[str, float]]:
+    """The renderer main thread's time by trace event name (ms; nested events count in their
+    parents too), from a Chrome trace written by ``--trace``: where the busy time goes."""
+    with open(path) as f:
+        raw = json.load(f)
+    events = raw["traceEvents"] if isinstance(raw, dict) else raw
+    main = {(e["pid"], e["tid"]) for e in events
+            if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"}
+    totals: dict[str, float] = {}
+    for e in events:
+        if e.get("ph") == "X" and (e.get("pid"), e.get("tid")) in main:
+            totals[e["name"]] = totals.get(e["name"], 0.0) + e.get("dur", 0) / 1000
+    return sorted(totals.items(), key=lambda kv: -kv[1])[:top]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -308,6 +330,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--browser", action="store_true", help="measure the front end in JupyterLab + Chromium")
     parser.add_argument("--running", type=int, default=20, help="--browser: runs still running")
     parser.add_argument("--stream", type=float, default=20.0, help="--browser: seconds of streaming")
+    parser.add_argument("--trace", default="", help="--browser: write a Chrome trace of the streaming here and "
+                        "print the main thread's time by event")
     args = parser.parse_args(argv)
     if args.notebook:
         sizes = notebook_sizes()

@@ -277,6 +277,18 @@ class RunDetails(anywidget.AnyWidget):
         data["text/html"] = static_html(state)
         return data, metadata
 
+    def _final_bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What a display shows once the experiment has ended. Under a headless executor
+        (nbclient: ``jupyter nbconvert --execute``, papermill) only the static views: no view of
+        the widget is ever drawn there, and nbconvert's HTML export prefers a widget view whose
+        state the executor stored, which draws only with a widget manager from a CDN; without it
+        the export shows the final table and curves offline."""
+        data, metadata = self._mime_bundle()
+        if _headless_execution():
+            data.pop(WIDGET_VIEW_MIME, None)
+            metadata = {k: v for k, v in metadata.items() if k != WIDGET_VIEW_MIME}
+        return data, metadata
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         self._displayed_at = time.monotonic()
         return self._mime_bundle()
@@ -289,7 +301,7 @@ class RunDetails(anywidget.AnyWidget):
         self._displayed_at = time.monotonic()
         data, metadata = self._mime_bundle()
         if self.model.terminal:
-            display(data, metadata=metadata, raw=True)
+            display(*self._final_bundle(), raw=True)
             return
         display_id = uuid.uuid4().hex
         self._display_ids.append(display_id)
@@ -315,7 +327,7 @@ class RunDetails(anywidget.AnyWidget):
                 return
             from IPython.display import update_display
 
-            data, metadata = self._mime_bundle()
+            data, metadata = self._final_bundle()
             for display_id in self._display_ids:
                 update_display(data, metadata=metadata, raw=True, display_id=display_id)
         except Exception:
@@ -340,6 +352,18 @@ class RunDetails(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         return f"RunDetails(run_id={self.run_id!r}, experiment={self.experiment!r})"
+
+
+#: the MIME type of a widget view in a display's bundle
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def _headless_execution() -> bool:
+    """Whether the cell running now was sent by a headless executor: nbclient (and so
+    ``jupyter nbconvert --execute`` and papermill) executes with ``allow_stdin=False``; JupyterLab,
+    Notebook 7, VS Code and Colab allow stdin (``input()`` works there), and they draw widget views."""
+    kernel = getattr(_ipython(), "kernel", None)
+    return kernel is not None and getattr(kernel, "_allow_stdin", True) is False
 
 
 def _ipython() -> Any:

@@ -31,46 +31,81 @@ export function baseLayout(title, height, theme, width) {
   return layout;
 }
 
-// which runs stand out: the best N by their best value (goal-aware), and how each is coloured. With
-// many runs the colour scale spans the runs that ended (their values no longer move), so a new point
-// of a running run does not recolour every curve
-export function curveColouring(state) {
-  const meta = state.meta || { goal: "maximize" };
+// which runs stand out: the best N by their best value (goal-aware), and how each is coloured.
+// `colourBy`: "" (automatic: one colour per run while they fit the palette, else the best value),
+// "metric" (the run's best value) or "p:<name>" (a hyperparameter of meta.axes: viridis over its
+// range, on a log scale for log expressions; a palette colour per value for choice). With many runs
+// the metric scale spans the runs that ended (their values no longer move), so a new point of a
+// running run does not recolour every curve
+export function curveColouring(state, colourBy = "") {
+  const meta = state.meta || { goal: "maximize", axes: [] };
   const rows = state.order.map((id) => state.runs[id]);
   const scored = rows.filter((r) => r.best !== null && r.best !== undefined && r.status !== "Failed");
   const sign = meta.goal === "minimize" ? 1 : -1;
   const ranked = scored.slice().sort((a, b) => sign * (a.best - b.best));
-  const byMetric = rows.length > PALETTE.length;
-  const ended = scored.filter((r) => r.status !== "Running");
-  const values = (ended.length >= 2 ? ended : scored).map((r) => r.best);
-  return {
-    byMetric,
-    top: new Set(ranked.slice(0, byMetric ? BEST_N : 1).map((r) => r.id)),
-    lo: values.length ? Math.min(...values) : 0,
-    hi: values.length ? Math.max(...values) : 1,
+  const many = rows.length > PALETTE.length;
+  const axis = colourBy.startsWith("p:") ? (meta.axes || []).find((a) => `p:${a.name}` === colourBy) : null;
+  const mode = axis ? "param" : colourBy === "metric" || many ? "metric" : "run";
+  const out = {
+    mode,
+    many,
+    byMetric: mode !== "run", // not one colour per run (kept for the callers that only ask that)
+    top: new Set(ranked.slice(0, many ? BEST_N : 1).map((r) => r.id)),
+    running: rows.filter((r) => r.status === "Running").length,
     reverse: meta.goal === "minimize",
   };
+  if (mode === "param") return { ...out, ...paramScale(axis, rows.map((r) => r.params[axis.name])) };
+  const ended = scored.filter((r) => r.status !== "Running");
+  const values = (ended.length >= 2 ? ended : scored).map((r) => r.best);
+  return { ...out, name: meta.primary, lo: values.length ? Math.min(...values) : 0, hi: values.length ? Math.max(...values) : 1 };
 }
 
-// the colour of a run's curve: one palette colour per run (by run number) while they fit, else
-// viridis by the run's best value (bright = better)
+// the colour scale of a hyperparameter: categories (a palette colour each, in the order of the
+// choice), or a numeric range in axis units (log10 for log expressions)
+export function paramScale(axis, values) {
+  if (axis.categorical) {
+    const cats = axis.values && axis.values.length ? axis.values.map(String) : [...new Set(values.map(String))];
+    return { name: axis.name, categorical: true, cats, colors: cats.map((_, i) => PALETTE[i % PALETTE.length]) };
+  }
+  const tx = (v) => (typeof v !== "number" || !isFinite(v) || (axis.log && v <= 0) ? null : axis.log ? Math.log10(v) : v);
+  const xs = values.map(tx).filter((v) => v !== null);
+  const lo = xs.length ? Math.min(...xs) : 0;
+  const hi = xs.length ? Math.max(...xs) : 1;
+  return { name: axis.name, categorical: false, log: !!axis.log, lo, hi, tx };
+}
+
+// the colour of a run's curve (and of its line in the parallel coordinates, and its swatch in the table)
 export function runColor(row, colouring, theme) {
-  if (!colouring.byMetric) return PALETTE[Math.max(0, row.number || 0) % PALETTE.length];
+  if (colouring.mode === "run") return PALETTE[Math.max(0, row.number || 0) % PALETTE.length];
+  if (colouring.mode === "param") {
+    const v = (row.params || {})[colouring.name];
+    if (colouring.categorical) {
+      const i = colouring.cats.indexOf(String(v));
+      return i < 0 ? theme.font2 : colouring.colors[i];
+    }
+    const x = colouring.tx(v);
+    if (x === null) return theme.font2;
+    return colorAt(colouring.hi > colouring.lo ? (x - colouring.lo) / (colouring.hi - colouring.lo) : 0.5);
+  }
   if (row.best === null || row.best === undefined) return theme.font2;
   let t = colouring.hi > colouring.lo ? (row.best - colouring.lo) / (colouring.hi - colouring.lo) : 1;
   if (colouring.reverse) t = 1 - t;
   return colorAt(t);
 }
 
+// with more running runs than this, they are drawn thin (their latest point marked) so they do not
+// cover the runs that ended
+export const FEW_RUNNING = 5;
+
 function lineStyle(row, state, selected, colouring, theme) {
   const dash = row.stopped_early ? "dot" : STATUS_DASH[row.status] || "solid";
   if (row.id === selected) return { key: "selected", color: theme.selected, width: 4, opacity: 1, dash };
   const color = runColor(row, colouring, theme);
   if (colouring.top.has(row.id)) return { key: "best", color, width: 3.5, opacity: 1, dash };
-  if (row.status === "Running") {
-    return { key: "running", color: colouring.byMetric ? STATUS_COLORS.Running : color, width: 2.5, opacity: 1, dash };
+  if (row.status === "Running") { // in its colour; thick only when few run at once (else a band over the rest)
+    return { key: "running", color, width: colouring.running > FEW_RUNNING ? 1.4 : 2.5, opacity: 1, dash, head: true };
   }
-  const faint = colouring.byMetric ? 0.35 : 0.8;
+  const faint = colouring.many ? 0.35 : 0.8;
   if (row.status === "Failed") return { key: "failed", color: STATUS_COLORS.Failed, width: 1.2, opacity: faint, dash };
   return { key: row.stopped_early || row.status === "Canceled" ? "stopped" : "normal", color, width: 1.2,
     opacity: row.stopped_early ? faint * 0.7 : faint, dash };
@@ -137,9 +172,9 @@ export function robustRange(values) {
 
 // `only`: a Set of the run ids to draw (the brushed runs), or null for all. `cache` (an object the
 // caller keeps): with many runs, the background traces are rebuilt only when a run in them changed.
-export function learningCurves(state, metric, selected, height, theme, width, only = null, cache = {}) {
+export function learningCurves(state, metric, selected, height, theme, width, only = null, cache = {}, colourBy = "") {
   const lines = [];
-  const colouring = curveColouring(state);
+  const colouring = curveColouring(state, colourBy);
   const many = state.order.length > MAX_TRACES;
   const bgKey = [];
   let all = [];
@@ -228,7 +263,13 @@ export function overlayPaths(lines, fullLayout) {
       pen = "L";
     }
     if (l.x.length === 1 && d) d += "h0.01"; // a single point still shows (round caps)
-    return { id: l.id, d, stroke: l.style.color, width: l.style.width, dasharray: DASHARRAY[l.style.dash || "solid"] || "",
+    // a running run's latest point (where new points arrive): a dot, so it stands out while thin
+    let head = null;
+    for (let k = l.x.length - 1; l.style.head && k >= 0; k--) {
+      const y = l.y[k];
+      if (y !== null && y !== undefined && isFinite(y)) { head = [xa.l2p(l.x[k]).toFixed(1), ya.l2p(y).toFixed(1)]; break; }
+    }
+    return { id: l.id, d, head, stroke: l.style.color, width: l.style.width, dasharray: DASHARRAY[l.style.dash || "solid"] || "",
       opacity: l.style.opacity, title: String(l.text).replace(/<br>/g, "\n").replace(/<[^>]+>/g, "") };
   });
 }
@@ -330,35 +371,60 @@ export function brushedRuns(state, brushes, axes = pcAxes(state)) {
   return new Set(state.order.filter((id) => active.every((a) => inBrush(a, brushes[a.key], a.value(state.runs[id])))));
 }
 
-export function parallelCoordinates(state, selected, height, brushes = {}, theme, width) {
-  const meta = state.meta || { axes: [], primary: "" };
+// the colour bar of the parallel coordinates (on an invisible marker trace), telling what the
+// colours mean: the metric or a numeric hyperparameter (log ticks for log ones), or one band per
+// value of a choice; none when each run has its own colour (the table's swatches tell it)
+export function colourBar(colouring, theme) {
+  if (colouring.mode === "run") return null;
+  const colorbar = { title: { text: colouring.name, side: "right", font: { color: theme.font } }, thickness: 10, len: 0.8,
+    tickfont: { color: theme.font2 }, outlinecolor: theme.border, tickformat: ".4~g" };
+  const marker = { showscale: true, colorbar };
+  if (colouring.mode === "param" && colouring.categorical) {
+    const k = colouring.cats.length;
+    marker.colorscale = colouring.colors.flatMap((c, i) => [[i / k, c], [(i + 1) / k, c]]);
+    Object.assign(marker, { color: [-0.5, k - 0.5], cmin: -0.5, cmax: k - 0.5 });
+    Object.assign(colorbar, { tickvals: colouring.cats.map((_, i) => i), ticktext: colouring.cats });
+    delete colorbar.tickformat;
+  } else {
+    let { lo, hi } = colouring;
+    if (!(hi > lo)) { lo -= 0.5; hi += 0.5; }
+    marker.colorscale = VIRIDIS.map((c, i) => [i / (VIRIDIS.length - 1), c]);
+    Object.assign(marker, { color: [lo, hi], cmin: lo, cmax: hi, reversescale: colouring.mode === "metric" && colouring.reverse });
+    if (colouring.mode === "param" && colouring.log) { // axis units are log10: ticks at the powers of ten
+      const exps = [];
+      for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) exps.push(e);
+      const ticks = exps.length >= 2 ? exps : [lo, hi];
+      Object.assign(colorbar, { tickvals: ticks, ticktext: ticks.map((e) => (Number.isInteger(e) ? `1e${e}` : fmt(Math.pow(10, e)))),
+        title: { ...colorbar.title, text: `${colouring.name} (log)` } });
+    }
+  }
+  return { type: "scatter", mode: "markers", x: [null], y: [null], hoverinfo: "skip", showlegend: false, meta: "colorbar", marker };
+}
+
+// `colouring`: curveColouring's answer, so a run has the same colour here as in the curves and the table
+export function parallelCoordinates(state, selected, height, brushes = {}, theme, width, colouring = curveColouring(state)) {
   const ids = state.order;
   const axes = pcAxes(state);
   const inside = brushedRuns(state, brushes, axes);
   const n = axes.length;
-  const best = ids.map((id) => state.runs[id].best).filter((v) => v !== null && v !== undefined);
-  const mlo = best.length ? Math.min(...best) : 0;
-  const mhi = best.length ? Math.max(...best) : 1;
-  const reverse = meta.goal === "minimize";
   const lines = [];
   ids.forEach((id) => {
     const row = state.runs[id];
     const y = axes.map((a) => a.pos(a.value(row)));
-    let t = row.best === null || row.best === undefined ? null : mhi > mlo ? (row.best - mlo) / (mhi - mlo) : 1;
-    if (t !== null && reverse) t = 1 - t;
-    const bin = t === null ? "none" : String(Math.round(t * (VIRIDIS.length - 1)));
-    let style = { key: "normal", color: t === null ? theme.font2 : colorAt(t), width: 1.5, opacity: t === null ? 0.5 : 0.8 };
+    const color = runColor(row, colouring, theme);
+    const none = colouring.mode === "metric" && (row.best === null || row.best === undefined);
+    let style = { key: "normal", color, width: 1.5, opacity: none ? 0.5 : 0.8 };
     if (id === (state.header || {}).best_run) style = { ...style, key: "best", width: 3.5, opacity: 1 };
     if (inside && !inside.has(id)) style = { key: "dimmed", color: theme.dimmed, width: 1, opacity: 0.6, merged: theme.dimmed };
     if (id === selected) style = { key: "selected", color: theme.selected, width: 4, opacity: 1 };
     if (style.key === "normal") style.merged = style.color;
-    lines.push({ id, x: y.map((_, k) => k), y, text: hoverText(row, state), style, bin });
+    lines.push({ id, x: y.map((_, k) => k), y, text: hoverText(row, state), style, bin: color });
   });
   let data;
   if (lines.length <= MAX_TRACES) {
     data = linesToTraces(lines, "%{text}<extra></extra>");
   } else {
-    // merge per colour bin so the colour still tells the metric; the dimmed lines into one trace
+    // merge per colour so the colour still tells the metric (or parameter); the dimmed lines into one trace
     const groups = new Map();
     const others = [];
     for (const l of lines) {
@@ -372,13 +438,8 @@ export function parallelCoordinates(state, selected, height, brushes = {}, theme
     for (const [g, group] of groups) if (g !== "dimmed") data.push(linesToTracesMerged(g, group, "%{text}<extra></extra>"));
     data.push(...linesToTraces(others, "%{text}<extra></extra>"));
   }
-  // the colour bar, on an invisible marker trace
-  data.push({
-    type: "scatter", mode: "markers", x: [null], y: [null], hoverinfo: "skip", showlegend: false, meta: "colorbar",
-    marker: { color: [mlo, mhi], cmin: mlo, cmax: mhi, colorscale: "Viridis", reversescale: reverse, showscale: true,
-      colorbar: { title: { text: meta.primary, side: "right", font: { color: theme.font } }, thickness: 10, len: 0.8,
-        tickfont: { color: theme.font2 }, outlinecolor: theme.border, tickformat: ".4~g" } },
-  });
+  const bar = colourBar(colouring, theme);
+  if (bar) data.push(bar);
   const layout = baseLayout("Parallel coordinates", height, theme, width);
   layout.margin = { l: 50, r: 40, t: 56, b: 20 };
   layout.xaxis = { range: [-0.4, n - 0.6], showgrid: false, zeroline: false, showticklabels: false, fixedrange: true };

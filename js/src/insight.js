@@ -74,8 +74,11 @@ export function mountInsight({ container }) {
     if (ui.importance.__hd !== html) { ui.importance.__hd = html; ui.importance.innerHTML = html; }
   }
 
+  // `width`: the widget's chart width; the charts here take the panel's own inner width (it has a
+  // border and padding), so they never stick out of it
   function draw(Plotly, state, theme, width) {
     if (!state.meta || !Plotly) return;
+    width = Math.max(200, Math.floor(ui.slices.clientWidth) || width);
     drawImportance(state);
     const done = finished(state);
     const sig = JSON.stringify([width, theme.font, state.order.length, done.map((r) => [r.id, r.best, r.status, r.ended]),
@@ -149,21 +152,32 @@ export function mountInsight({ container }) {
     const { lane: slot, recorded } = timelineLanes(state);
     const t0 = (state.header && state.header.started) || Math.min(...state.order.map((id) => state.runs[id].started || Infinity));
     const now = (state.header && (state.header.ended || state.header.now)) || Date.now() / 1000;
-    const traces = [];
+    // one trace per status (bars as null-separated segments) and one for the crosses: a thousand
+    // runs are a handful of traces, not a thousand
+    const byStatus = new Map();
+    const crosses = { type: "scatter", mode: "markers", x: [], y: [], text: [], customdata: [], hoverinfo: "text", meta: "timeline:stopped",
+      marker: { symbol: "x", size: 11, color: theme.font } };
     for (const id of state.order) {
       const r = state.runs[id];
       if (!(id in slot)) continue;
       const end = r.ended || now;
       // a bar per run; a tick in the background colour where it starts, so back-to-back runs on a lane part
-      traces.push({ type: "scatter", mode: "lines+markers", x: [r.started - t0, end - t0], y: [slot[id], slot[id]], customdata: [id, id],
-        line: { color: STATUS_COLORS[r.status] || "#555", width: 10 }, hoverinfo: "text",
-        marker: { symbol: "line-ns", size: [12, 0], line: { color: theme.bg || "#fff", width: 2 } },
-        text: [`run #${r.number} (${r.status})${r.stop_reason ? ": " + r.stop_reason : ""}`, ""], meta: `timeline:${id}` });
+      let t = byStatus.get(r.status);
+      if (!t) {
+        t = { type: "scatter", mode: "lines+markers", x: [], y: [], text: [], customdata: [], hoverinfo: "text", meta: `timeline:${r.status}`,
+          line: { color: STATUS_COLORS[r.status] || "#555", width: 10 },
+          marker: { symbol: "line-ns", size: [], line: { color: theme.bg || "#fff", width: 2 } } };
+        byStatus.set(r.status, t);
+      }
+      const label = `run #${r.number} (${r.status})${r.stop_reason ? ": " + r.stop_reason : ""}`;
+      t.x.push(r.started - t0, end - t0, null); t.y.push(slot[id], slot[id], null);
+      t.text.push(label, label, ""); t.customdata.push(id, id, null); t.marker.size.push(12, 0, 0);
       if (r.stopped_early) {
-        traces.push({ type: "scatter", mode: "markers", x: [end - t0], y: [slot[id]], marker: { symbol: "x", size: 11, color: theme.font },
-          hoverinfo: "text", text: [`stopped by the policy: ${r.stop_reason || ""}`], customdata: [id] });
+        crosses.x.push(end - t0); crosses.y.push(slot[id]);
+        crosses.text.push(`stopped by the policy: ${r.stop_reason || ""}`); crosses.customdata.push(id);
       }
     }
+    const traces = [...byStatus.values(), ...(crosses.x.length ? [crosses] : [])];
     const slots = Math.max(1, ...Object.values(slot).map((k) => k + 1));
     ui.timeline.dataset.runs = String(Object.keys(slot).length);
     ui.timeline.dataset.slots = String(slots);

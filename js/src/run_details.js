@@ -10,7 +10,7 @@
 import { CSS } from "./style.js";
 import { TERMINAL, applyMessage, createState, fmt, fmtSeconds, metricNames, nowServer, shortId } from "./state.js";
 import { renderTable, tickDurations } from "./table.js";
-import { BEST_N, VIRIDIS, brushFromPos, curveColouring, learningCurves, metricOverTime, overlayPaths, parallelCoordinates, runColor } from "./charts.js";
+import { BEST_N, FEW_RUNNING, VIRIDIS, brushFromPos, curveColouring, learningCurves, metricOverTime, overlayPaths, parallelCoordinates, runColor } from "./charts.js";
 import { STATUS_COLORS, readTheme, watchTheme } from "./theme.js";
 import { STEER_CSS, mountSteering } from "./steer.js";
 import { INSIGHT_CSS, mountInsight } from "./insight.js";
@@ -27,10 +27,10 @@ function loadPlotly() {
 }
 
 const MIN_DRAW_MS = 250; // at most 4 redraws a second, however fast messages come
-// while runs stream, the parallel coordinates and the time chart follow every 3 s at most, and the page
-// stays idle 8x as long as they took (they are dear with many runs; the table and curves follow at once)
-const SECONDARY_MS = 3000;
-const SECONDARY_IDLE = 8;
+// while runs stream, the parallel coordinates and the time chart follow every 5 s at most, and the page
+// stays idle 16x as long as they took (they are dear with many runs; the table and curves follow at once)
+const SECONDARY_MS = 5000;
+const SECONDARY_IDLE = 16;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const IDLE_PER_DRAW = 4; // and the page idle 4x as long as a draw took: the main thread <= 20 % busy
 const PLOT_CONFIG = { displaylogo: false, responsive: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
@@ -105,6 +105,7 @@ function skeleton(el) {
       <label>status <select class="hd-filter"><option value="">all</option>
         ${Object.keys(STATUS_COLORS).map((s) => `<option value="${s}">${s}</option>`).join("")}</select></label>
       <label>curves of <select class="hd-metric"></select></label>
+      <label>colour by <select class="hd-colour-by" title="what the colour of a curve (and of its line in the parallel coordinates) tells"></select></label>
       <button class="hd-cancel-run" disabled title="select a running run in the table">Cancel selected run</button>
       <button class="hd-cancel-exp" disabled>Cancel experiment</button>
       <span class="hd-cancel-note" role="status"></span>
@@ -121,7 +122,7 @@ function skeleton(el) {
   const q = (s) => el.querySelector(s);
   return {
     title: q(".hd-title"), bar: q(".hd-bar"), progress: q(".hd-progress-text"), stats: q(".hd-stats"), warning: q(".hd-warning"),
-    filter: q(".hd-filter"), metric: q(".hd-metric"), cancelRun: q(".hd-cancel-run"), cancelExp: q(".hd-cancel-exp"),
+    filter: q(".hd-filter"), metric: q(".hd-metric"), colourBy: q(".hd-colour-by"), cancelRun: q(".hd-cancel-run"), cancelExp: q(".hd-cancel-exp"),
     cancelNote: q(".hd-cancel-note"), shown: q(".hd-shown"), showAll: q(".hd-show-all"), table: q(".hd-table"), charts: q(".hd-charts"),
     curves: q(".hd-curves"), parcoords: q(".hd-parcoords"), time: q(".hd-time"), legend: q(".hd-legend"),
     brushNote: q(".hd-brush-note"),
@@ -168,16 +169,25 @@ function drawHeader(ui, state) {
 // the legend under the curves: what colour, line style and width mean
 function drawLegend(ui, colouring, theme, metric, goal) {
   const swatch = (style) => `<svg width="26" height="10" aria-hidden="true"><line x1="1" y1="5" x2="25" y2="5" style="${style}"/></svg>`;
+  const ramp = (reverse) => (reverse ? [...VIRIDIS].reverse() : VIRIDIS).map((c, i) => `${c} ${(100 * i) / (VIRIDIS.length - 1)}%`).join(",");
   const parts = [];
-  if (colouring.byMetric) {
-    const stops = (goal === "minimize" ? [...VIRIDIS] : VIRIDIS).map((c, i) => `${c} ${(100 * i) / (VIRIDIS.length - 1)}%`).join(",");
-    parts.push(`<span><span class="hd-ramp" style="background:linear-gradient(90deg,${stops})"></span> colour: best ${esc(metric)} of the run (dark = worse, bright = better)</span>`);
-    parts.push(`<span>${swatch(`stroke:${theme.font2};stroke-width:3.5`)} the best ${BEST_N}</span>`);
+  if (colouring.mode === "metric") {
+    parts.push(`<span class="hd-colour-key" data-mode="metric"><span class="hd-ramp" style="background:linear-gradient(90deg,${ramp(false)})"></span> ` +
+      `colour: best ${esc(colouring.name || metric)} of the run (dark = worse, bright = better)</span>`);
+  } else if (colouring.mode === "param" && colouring.categorical) {
+    parts.push(`<span class="hd-colour-key" data-mode="param">colour: ${esc(colouring.name)} ` + colouring.cats.map((c, i) =>
+      `<span class="hd-cat"><span class="hd-swatch" style="background:${colouring.colors[i]}"></span>${esc(c)}</span>`).join(" ") + "</span>");
+  } else if (colouring.mode === "param") {
+    const end = (x) => fmt(colouring.log ? Math.pow(10, x) : x);
+    parts.push(`<span class="hd-colour-key" data-mode="param">colour: ${esc(colouring.name)}${colouring.log ? " (log scale)" : ""} ` +
+      `${esc(end(colouring.lo))} <span class="hd-ramp" style="background:linear-gradient(90deg,${ramp(false)})"></span> ${esc(end(colouring.hi))}</span>`);
   } else {
-    parts.push(`<span>colour: one per run, as the swatch in the table's # column</span>`);
-    parts.push(`<span>${swatch(`stroke:${theme.font2};stroke-width:3.5`)} best run</span>`);
+    parts.push(`<span class="hd-colour-key" data-mode="run">colour: one per run, as the swatch in the table's # column</span>`);
   }
-  parts.push(`<span>${swatch(`stroke:${theme.font2};stroke-width:2.5`)} running</span>`);
+  parts.push(`<span>${swatch(`stroke:${theme.font2};stroke-width:3.5`)} ${colouring.many ? `the best ${BEST_N}` : "best run"}</span>`);
+  const thin = colouring.running > FEW_RUNNING;
+  parts.push(`<span><svg width="26" height="10" aria-hidden="true"><line x1="1" y1="5" x2="21" y2="5" style="stroke:${theme.font2};stroke-width:${thin ? 1.4 : 2.5}"/>` +
+    `${colouring.many ? `<circle cx="21" cy="5" r="3" style="fill:${theme.font2};stroke:${theme.bg1}"/>` : ""}</svg> running${colouring.many ? " (\u25cf its latest point)" : ""}</span>`);
   parts.push(`<span>${swatch(`stroke:${theme.font2};stroke-width:1.2;stroke-dasharray:2 3`)} stopped early / canceled</span>`);
   parts.push(`<span>${swatch(`stroke:${STATUS_COLORS.Failed};stroke-width:1.2;stroke-dasharray:6 3`)} failed</span>`);
   parts.push(`<span>${swatch(`stroke:${theme.selected};stroke-width:4`)} selected</span>`);
@@ -195,7 +205,7 @@ function render({ model, el }) {
   const shared = SHARED.get(model.get("_snapshot")) || createShared(model);
   const state = shared.state;
   // brushes: {axis key: {lo, hi} | {cats}} in data units; brushed: the ids inside them all, or null
-  const view = { sortKey: "number", sortDir: 1, statusFilter: "", selected: model.get("selected_run") || null, metric: null,
+  const view = { sortKey: "number", sortDir: 1, statusFilter: "", selected: model.get("selected_run") || null, metric: null, colourBy: "",
     brushes: {}, brushed: null, expanded: new Set() };
   let pc = null; // the parallel-coordinates figure last drawn (its axes map pointer positions to brushes)
   const ui = skeleton(el);
@@ -230,6 +240,19 @@ function render({ model, el }) {
   let secondaryTimer = null;
   const secondaryRuns = new Set(); // runs changed since the secondary charts were last drawn
   let overlayLines = []; // many runs: the selected, best and running runs, drawn over the curves
+  let insightDirty = true; // runs changed since the insight panel was last drawn
+  // which of the dearer charts are on screen (IntersectionObserver; unknown = assume on screen);
+  // one that comes into view with changes not drawn yet is drawn then
+  const seen = new Map();
+  const visibility = typeof IntersectionObserver === "undefined" ? null : new IntersectionObserver((entries) => {
+    let back = false;
+    for (const e of entries) {
+      if (e.isIntersecting && seen.get(e.target) === false) back = true;
+      seen.set(e.target, e.isIntersecting);
+    }
+    if (back && alive && secondaryRuns.size) schedule();
+    if (back && alive) drawInsightSoon();
+  }, { rootMargin: "200px" });
 
   // the overlay of the learning curves: an SVG over plotly's plot area, in its axes' pixels
   function drawOverlay() {
@@ -244,13 +267,17 @@ function render({ model, el }) {
     }
     const size = fl._size;
     Object.assign(svg.style, { left: `${size.l}px`, top: `${size.t}px`, width: `${size.w}px`, height: `${size.h}px` });
-    svg.innerHTML = overlayPaths(overlayLines, fl).map((p) =>
+    const paths = overlayPaths(overlayLines, fl);
+    svg.innerHTML = paths.map((p) =>
       `<path data-run="${esc(p.id)}" d="${p.d}" stroke="${p.stroke}" stroke-width="${p.width}" stroke-opacity="${p.opacity}"` +
-      `${p.dasharray ? ` stroke-dasharray="${p.dasharray}"` : ""}><title>${esc(p.title)}</title></path>`).join("");
+      `${p.dasharray ? ` stroke-dasharray="${p.dasharray}"` : ""}><title>${esc(p.title)}</title></path>`).join("") +
+      // the running runs' latest points, on top of every line
+      paths.filter((p) => p.head).map((p) => `<circle class="hd-head" data-run="${esc(p.id)}" cx="${p.head[0]}" cy="${p.head[1]}" r="3.2" ` +
+        `fill="${p.stroke}" stroke="${theme.bg1}" stroke-width="1"><title>${esc(p.title)}</title></circle>`).join("");
     svg.dataset.lines = String(overlayLines.length);
   }
   ui.curves.addEventListener("click", (ev) => {
-    const path = ev.target.closest && ev.target.closest("svg.hd-overlay path[data-run]");
+    const path = ev.target.closest && ev.target.closest("svg.hd-overlay [data-run]");
     if (path) select(path.dataset.run);
   });
 
@@ -261,6 +288,12 @@ function render({ model, el }) {
     if (!view.metric || !names.includes(view.metric)) view.metric = state.meta ? state.meta.primary : names[0];
     const options = names.map((n) => `<option value="${esc(n)}"${n === view.metric ? " selected" : ""}>${esc(n)}</option>`).join("");
     if (ui.metric.__hd !== options) { ui.metric.__hd = options; ui.metric.innerHTML = options; }
+    const axes = (state.meta && state.meta.axes) || [];
+    const choices = [["", "auto"], ["metric", `best ${(state.meta && state.meta.primary) || "metric"}`],
+      ...axes.map((a) => [`p:${a.name}`, a.log ? `${a.name} (log)` : a.name])];
+    if (!choices.some(([v]) => v === view.colourBy)) view.colourBy = "";
+    const colourOptions = choices.map(([v, label]) => `<option value="${esc(v)}"${v === view.colourBy ? " selected" : ""}>${esc(label)}</option>`).join("");
+    if (ui.colourBy.__hd !== colourOptions) { ui.colourBy.__hd = colourOptions; ui.colourBy.innerHTML = colourOptions; }
     const running = state.header && !TERMINAL.has(state.header.status);
     ui.cancelExp.disabled = !running;
     const sel = view.selected && state.runs[view.selected];
@@ -334,28 +367,31 @@ function render({ model, el }) {
     let tp = performance.now();
     const lap = (name) => { const t = performance.now(); parts[name] = Math.round(t - tp); tp = t; };
     const runsChanged = work.full || work.runs.size > 0;
-    // the secondary charts: at once on a full draw, else at most every SECONDARY_MS
+    // the secondary charts: at once on a full draw or when the experiment's status changed (they
+    // are final then), else at most every SECONDARY_MS (and SECONDARY_IDLE times their cost), and
+    // only while on screen: one scrolled away is drawn when it comes back into view
     const secondaryGap = Math.max(SECONDARY_MS, SECONDARY_IDLE * lastSecondaryMs);
-    // (no throttle for a small experiment, nor when the experiment's status changed: they are cheap, or final)
     const status = state.header ? state.header.status : "";
-    const secondaryDue = work.full || state.order.length <= 100 || status !== lastStatus
-      || Date.now() - lastSecondary >= secondaryGap;
+    const forced = work.full || status !== lastStatus;
+    const secondaryDue = forced || state.order.length <= 100 || Date.now() - lastSecondary >= secondaryGap;
     lastStatus = status;
-    const secondary = runsChanged && secondaryDue;
-    if (runsChanged && !secondaryDue) { for (const id of work.runs) secondaryRuns.add(id); }
-    if (secondary || (secondaryDue && secondaryRuns.size)) {
+    if (runsChanged) { for (const id of work.full ? state.order : work.runs) secondaryRuns.add(id); }
+    const onScreen = forced || state.order.length <= 100 || [ui.parcoords, ui.time].some((div) => seen.get(div) !== false);
+    if (secondaryRuns.size && secondaryDue && onScreen) {
       lastSecondary = Date.now();
       const ts = performance.now();
       secondaryRuns.clear();
       if (drawParcoords(width)) work.full = true; // the brush changed what is shown
+      lap("parcoords");
       how.time = plot(ui.time, metricOverTime(state, view.selected, Math.round(height * 0.8), theme, width),
         `${(state.meta || {}).primary} of each run over time, and the best so far`);
       if (!work.full) lastSecondaryMs = performance.now() - ts;
-    } else if (secondaryRuns.size && !secondaryTimer) {
+    } else if (secondaryRuns.size && onScreen && !secondaryTimer) {
       secondaryTimer = setTimeout(() => { secondaryTimer = null; schedule(); }, secondaryGap - (Date.now() - lastSecondary));
     }
-    lap("parcoords");
-    const colouring = curveColouring(state);
+    el.dataset.secondaryPending = String(secondaryRuns.size);
+    lap("secondary");
+    const colouring = curveColouring(state, view.colourBy);
     view.colorOf = (row) => runColor(row, colouring, theme);
     const [shown, drawn] = renderTable(ui.table, state, view, work.full ? null : work.runs);
     ui.shown.textContent = `${shown} of ${state.order.length} runs shown` + (drawn < shown ? ` (the first ${drawn} in the table)` : "");
@@ -364,15 +400,19 @@ function render({ model, el }) {
     runDetail.fill();
     lap("table");
     if (runsChanged || work.points.size) {
-      const fig = learningCurves(state, view.metric, view.selected, height, theme, width, view.brushed, curvesCache);
-      how.curves = plot(ui.curves, fig, `learning curves of ${view.metric}: one line per run, ${fig.colouring.byMetric ? "coloured by its best value" : "one colour per run"}`);
+      const fig = learningCurves(state, view.metric, view.selected, height, theme, width, view.brushed, curvesCache, view.colourBy);
+      const told = { run: "one colour per run", metric: "coloured by its best value", param: `coloured by ${fig.colouring.name}` }[fig.colouring.mode];
+      how.curves = plot(ui.curves, fig, `learning curves of ${view.metric}: one line per run, ${told}`);
+      ui.curves.dataset.colour = fig.colouring.mode === "param" ? `p:${fig.colouring.name}` : fig.colouring.mode;
       overlayLines = fig.overlay;
       drawOverlay();
       drawLegend(ui, fig.colouring, theme, view.metric, (state.meta || {}).goal);
     }
     lap("curves");
-    lap("time");
-    if (runsChanged) insight.draw(Plotly, state, theme, width);
+    // the insight panel: redrawn when runs finish (it keeps its own signature), while on screen, in a
+    // task of its own after this draw (the charts above it show first)
+    if (runsChanged) insightDirty = true;
+    drawInsightSoon();
     bindPlotClicks();
     draws += 1;
     el.dataset.draws = String(draws);
@@ -392,8 +432,22 @@ function render({ model, el }) {
     el.dataset.seq = String(shared.seq);
   }
 
+  let insightTimer = null;
+  function drawInsightSoon() {
+    if (!insightDirty || insightTimer || seen.get(insightBox) === false) return;
+    insightTimer = setTimeout(() => {
+      insightTimer = null;
+      if (!alive || !Plotly || !el.isConnected || !theme) return;
+      insightDirty = false;
+      const ts = performance.now();
+      insight.draw(Plotly, state, theme, chartWidth());
+      el.dataset.insightMs = String(Math.round(performance.now() - ts));
+    }, 0);
+  }
+
   function drawParcoords(width) {
-    pc = parallelCoordinates(state, view.selected, model.get("height") || 300, view.brushes, theme, width || chartWidth());
+    pc = parallelCoordinates(state, view.selected, model.get("height") || 300, view.brushes, theme, width || chartWidth(),
+      curveColouring(state, view.colourBy));
     ui.parcoords.style.height = `${pc.layout.height}px`;
     Plotly.react(ui.parcoords, pc.data, pc.layout, PLOT_CONFIG);
     const before = view.brushed ? [...view.brushed].join() : null;
@@ -474,6 +528,7 @@ function render({ model, el }) {
   ui.filter.addEventListener("change", () => { view.statusFilter = ui.filter.value; redrawAll(); });
   ui.showAll.addEventListener("click", () => { view.allRows = !view.allRows; redrawAll(); });
   ui.metric.addEventListener("change", () => { view.metric = ui.metric.value; redrawAll(); });
+  ui.colourBy.addEventListener("change", () => { view.colourBy = ui.colourBy.value; redrawAll(); });
 
   // cancel: over REST where the hdnotebook server extension answers (acts while the kernel is busy),
   // else through the kernel (acts when the running cell ends: the button says so)
@@ -594,6 +649,7 @@ function render({ model, el }) {
     });
   });
   resizer.observe(ui.charts);
+  if (visibility) for (const div of [ui.parcoords, ui.time, insightBox]) visibility.observe(div);
 
   // the theme: colours are read from JupyterLab's CSS variables again when it changes
   const unwatchTheme = watchTheme(() => {
@@ -618,9 +674,11 @@ function render({ model, el }) {
     model.off("change:height", redrawAll);
     clearInterval(ticker);
     resizer.disconnect();
+    if (visibility) visibility.disconnect();
     unwatchTheme();
     if (timer !== null && timer !== -1) clearTimeout(timer);
     if (secondaryTimer) clearTimeout(secondaryTimer);
+    if (insightTimer) clearTimeout(insightTimer);
     if (brushFrame) cancelAnimationFrame(brushFrame);
     if (resizeFrame) cancelAnimationFrame(resizeFrame);
     if (Plotly) for (const div of [ui.curves, ui.parcoords, ui.time]) Plotly.purge(div);

@@ -31,8 +31,9 @@ export const CSS = `
 .hdnotebook-rundetails table.hd-table .hd-pin { position: sticky; z-index: 1; }
 .hdnotebook-rundetails table.hd-table th.hd-pin { z-index: 3; }
 .hdnotebook-rundetails table.hd-table .hd-pin-0 { left: 0; min-width: 4.2em; max-width: 4.2em; }
-.hdnotebook-rundetails table.hd-table .hd-pin-1 { left: calc(4.2em + 12px); min-width: 8.5em; max-width: 8.5em; }
-.hdnotebook-rundetails table.hd-table .hd-pin-2 { left: calc(12.7em + 24px); min-width: 7em; max-width: 9em;
+/* the status column fits "Canceled" and its "early" tag (tests/test_widget_layout_browser.py checks it is not clipped) */
+.hdnotebook-rundetails table.hd-table .hd-pin-1 { left: calc(4.2em + 12px); min-width: 10.2em; max-width: 10.2em; }
+.hdnotebook-rundetails table.hd-table .hd-pin-2 { left: calc(14.4em + 24px); min-width: 7em; max-width: 9em;
   border-right: 1px solid var(--jp-border-color1, #bbb); }
 .hdnotebook-rundetails table.hd-table tbody tr { cursor: pointer; }
 .hdnotebook-rundetails table.hd-table tbody tr:hover td { background: var(--jp-layout-color2, #f5f5f5); }
@@ -41,7 +42,7 @@ export const CSS = `
 .hdnotebook-rundetails .hd-expand { display: inline-block; width: 1.1em; transition: transform 0.1s; color: var(--jp-ui-font-color2, #555); }
 .hdnotebook-rundetails tr.hd-open .hd-expand { transform: rotate(90deg); }
 .hdnotebook-rundetails .hd-swatch { display: inline-block; width: 8px; height: 8px; margin-right: 4px; border-radius: 2px; }
-.hdnotebook-rundetails .hd-tag { font-size: 10px; padding: 0 4px; border: 1px solid var(--jp-border-color1, #bbb); border-radius: 6px;
+.hdnotebook-rundetails .hd-tag { display: inline-block; font-size: 10px; line-height: 1.2; padding: 0 3px; border: 1px solid var(--jp-border-color1, #bbb); border-radius: 6px;
   color: var(--jp-ui-font-color1, #333); }
 .hdnotebook-rundetails tr.hd-detail td { white-space: normal; max-width: none; cursor: default; }
 .hdnotebook-rundetails .hd-detail-box { position: sticky; left: 0; max-width: min(100%, 900px); padding: 4px 2px; }
@@ -53,8 +54,10 @@ export const CSS = `
 /* the charts on layers of their own: an update of the overlay or the table does not repaint their many paths */
 .hdnotebook-rundetails .hd-chart .svg-container { will-change: transform; }
 .hdnotebook-rundetails svg.hd-overlay path { fill: none; stroke-linecap: round; stroke-linejoin: round; pointer-events: visibleStroke; cursor: pointer; }
+.hdnotebook-rundetails svg.hd-overlay circle { pointer-events: visiblePainted; cursor: pointer; }
 .hdnotebook-rundetails .hd-legend { display: flex; flex-wrap: wrap; gap: 4px 14px; color: var(--jp-ui-font-color1, #333); font-size: 11px; }
 .hdnotebook-rundetails .hd-legend > span { display: inline-flex; align-items: center; gap: 4px; }
 .hdnotebook-rundetails .hd-ramp { display: inline-block; width: 60px; height: 8px; border-radius: 2px; }
+.hdnotebook-rundetails .hd-cat { display: inline-flex; align-items: center; margin-right: 6px; }
 .hdnotebook-rundetails .hd-brush-bar { display: flex; gap: 12px; color: var(--jp-ui-font-color1, #333); font-size: 11px; margin-bottom: -4px; }
 `;
