@@ -197,6 +197,8 @@ export const INSIGHT_CSS = `
 .hdnotebook-rundetails .hd-insight { margin: 6px 0; border: 1px solid var(--jp-border-color2, #ddd); border-radius: 3px; padding: 2px 6px; }
 .hdnotebook-rundetails .hd-insight summary { cursor: pointer; font-weight: 600; }
 .hdnotebook-rundetails .hd-slices { display: flex; flex-wrap: wrap; gap: 8px; }
+/* off screen, the insight charts (thousands of markers with many runs) are neither painted nor layered */
+.hdnotebook-rundetails .hd-ichart { content-visibility: auto; contain-intrinsic-size: auto 200px; }
 .hdnotebook-rundetails .hd-imp-row { display: flex; align-items: center; gap: 6px; margin: 2px 0; }
 .hdnotebook-rundetails .hd-imp-name { width: 140px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .hdnotebook-rundetails .hd-imp-bar { display: inline-block; height: 10px; background: var(--jp-brand-color1, #1976d2); border-radius: 2px; }

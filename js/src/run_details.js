@@ -267,13 +267,29 @@ function render({ model, el }) {
     }
     const size = fl._size;
     Object.assign(svg.style, { left: `${size.l}px`, top: `${size.t}px`, width: `${size.w}px`, height: `${size.h}px` });
+    // the elements are kept and only their attributes change (an update moves a few path ends):
+    // new elements would make the browser re-layer the page's paint, dear with many chart elements
     const paths = overlayPaths(overlayLines, fl);
-    svg.innerHTML = paths.map((p) =>
-      `<path data-run="${esc(p.id)}" d="${p.d}" stroke="${p.stroke}" stroke-width="${p.width}" stroke-opacity="${p.opacity}"` +
-      `${p.dasharray ? ` stroke-dasharray="${p.dasharray}"` : ""}><title>${esc(p.title)}</title></path>`).join("") +
-      // the running runs' latest points, on top of every line
-      paths.filter((p) => p.head).map((p) => `<circle class="hd-head" data-run="${esc(p.id)}" cx="${p.head[0]}" cy="${p.head[1]}" r="3.2" ` +
-        `fill="${p.stroke}" stroke="${theme.bg1}" stroke-width="1"><title>${esc(p.title)}</title></circle>`).join("");
+    const want = [...paths.map((p) => ["path", p]), ...paths.filter((p) => p.head).map((p) => ["circle", p])];
+    while (svg.childNodes.length > want.length) svg.lastChild.remove();
+    want.forEach(([tag, p], i) => {
+      let node = svg.childNodes[i];
+      if (!node || node.nodeName !== tag) {
+        const fresh = document.createElementNS(SVG_NS, tag);
+        fresh.appendChild(document.createElementNS(SVG_NS, "title"));
+        if (node) svg.replaceChild(fresh, node); else svg.appendChild(fresh);
+        node = fresh;
+      }
+      const attrs = tag === "path"
+        ? { d: p.d, stroke: p.stroke, "stroke-width": p.width, "stroke-opacity": p.opacity, "stroke-dasharray": p.dasharray || null }
+        // the running runs' latest points, on top of every line
+        : { class: "hd-head", cx: p.head[0], cy: p.head[1], r: 3.2, fill: p.stroke, stroke: theme.bg1, "stroke-width": 1 };
+      attrs["data-run"] = p.id;
+      for (const [k, v] of Object.entries(attrs)) {
+        if (v === null) { if (node.hasAttribute(k)) node.removeAttribute(k); } else if (node.getAttribute(k) !== String(v)) node.setAttribute(k, String(v));
+      }
+      if (node.firstChild.textContent !== p.title) node.firstChild.textContent = p.title;
+    });
     svg.dataset.lines = String(overlayLines.length);
   }
   ui.curves.addEventListener("click", (ev) => {
@@ -658,8 +674,10 @@ function render({ model, el }) {
   });
 
   // the elapsed time and running durations tick while the experiment runs
+  // (not when a draw just did it: each change of the page is a paint of it, and while runs stream
+  // draws come about every second anyway)
   const ticker = setInterval(() => {
-    if (state.header && !TERMINAL.has(state.header.status) && el.isConnected) {
+    if (state.header && !TERMINAL.has(state.header.status) && el.isConnected && Date.now() - lastDraw >= 900) {
       drawHeader(ui, state);
       tickDurations(ui.table, state);
     }
