@@ -108,7 +108,13 @@ def _check(page, app: str, server: JupyterServer) -> None:
     assert _status(page) == "Completed", server.log()
     assert _rows(page) == RUNS
     assert _traces(page, "hd-curves") == RUNS
-    assert _traces(page, "hd-parcoords") == RUNS + 1  # + the colour-bar trace
+    # few runs: each run's line has its curve's colour (the table's swatch), so no colour bar
+    assert _traces(page, "hd-parcoords") == RUNS
+    colours = page.evaluate("""() => { const el = document.querySelector('.hdnotebook-rundetails');
+        const of = (sel) => Object.fromEntries(el.querySelector(sel).data.filter(t => t.meta && t.meta !== 'colorbar')
+          .map(t => [t.meta, t.line.color]));
+        return [of('.hd-curves'), of('.hd-parcoords')]; }""")
+    assert colours[0] == colours[1] and len(colours[0]) == RUNS, colours
     assert _traces(page, "hd-time") == 2  # runs + best so far
     header = page.locator(".hdnotebook-rundetails .hd-header").inner_text()
     assert f"{RUNS}/{RUNS} runs finished" in header and "best accuracy" in header
