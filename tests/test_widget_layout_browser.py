@@ -237,6 +237,7 @@ def _check_colour_by(page, root: Path) -> None:
     assert got["parcoords"] == want, (got["parcoords"], want)  # the parallel coordinates agree
     ticks = [f"1e{e}" for e in range(math.ceil(lo), math.floor(hi) + 1)]  # the powers of ten inside the range
     assert any("lr (log)" in t for t in got["bar"]) and len(ticks) >= 2 and set(ticks) <= set(got["bar"]), (got["bar"], ticks)
+    screenshot(page, "rundetails-colour-by-lr.png")
     # optimizer is a choice: one palette colour per value, in the choice's order
     got = _colour_by(page, "p:optimizer")
     want = {rid: PALETTE[["sgd", "adam"].index(p["optimizer"])].lower() for rid, p in params.items()}
