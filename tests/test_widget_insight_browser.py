@@ -138,12 +138,14 @@ def test_contour_timeline_lanes_and_output_tails_agree_with_python(tmp_path: Pat
             _until(lambda: timeline.get_attribute("data-runs") == "8", 30, "the timeline's 8 runs", page)
             assert timeline.get_attribute("data-lanes") == "engine"
             assert timeline.get_attribute("data-slots") == "2"
+            # (the bars are merged into a trace per status: each point carries its run id)
             lanes_drawn = dict(timeline.evaluate(
-                "d => d.data.filter(t => String(t.meta || '').startsWith('timeline:')).map(t => [t.meta.slice(9), t.y[0]])"))
+                "d => d.data.filter(t => String(t.meta || '').startsWith('timeline:') && t.mode !== 'markers')"
+                ".flatMap(t => t.customdata.map((id, i) => [id, t.y[i]]).filter(([id]) => id))"))
             lanes = {c.id: run._store.run(c.id).details["lane"] for c in children}
             assert lanes_drawn == lanes and set(lanes.values()) == {0, 1}
             crosses = timeline.evaluate(
-                "d => d.data.filter(t => t.marker && t.marker.symbol === 'x').map(t => [t.customdata[0], t.y[0]])")
+                "d => d.data.filter(t => t.marker && t.marker.symbol === 'x').flatMap(t => t.customdata.map((id, i) => [id, t.y[i]]))")
             assert crosses == [[stopped.id, lanes[stopped.id]]]  # the run the policy stopped, on its lane
 
             # a function trial's output tail: what it printed to stdout and stderr
