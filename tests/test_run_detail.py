@@ -142,3 +142,28 @@ def test_every_function_trial_of_a_reused_host_keeps_its_own_output(tmp_path):
         if child.get_detail()["output"] != want:
             wrong[child.number] = child.get_detail()["output"]
     assert not wrong, wrong
+
+
+def slow_printing_trial(x, mode):
+    for step in range(8):
+        print(f"step {step} of x={x:.4f}", flush=True)
+        Run.get_context().log("score", x + step)
+        time.sleep(0.3)
+
+
+def test_a_running_function_trials_output_is_read_live(tmp_path):
+    run = Experiment(Workspace(tmp_path / "ws"), "live").submit(
+        _config(slow_printing_trial, modes=("ok",), max_total_runs=1))
+    deadline = time.time() + 60
+    live = ""
+    while time.time() < deadline and "step 1 " not in live:
+        running = [c for c in run.get_children() if c.get_status() == "Running"]
+        live = running[0].get_detail()["output"] if running else ""
+        time.sleep(0.1)
+    assert "step 1 " in live and "step 7 " not in live  # read while it ran
+    assert [c.get_status() for c in run.get_children()] == ["Running"]
+    run.wait_for_completion()
+    child = run.get_children()[0]
+    x = child.get_parameters()["x"]
+    want = "".join(f"step {s} of x={x:.4f}\n" for s in range(8))
+    assert child.get_details()["properties"]["output"] == want == child.get_detail()["output"]

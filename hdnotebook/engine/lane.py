@@ -24,7 +24,8 @@ Where the worker is single-threaded (loky), each function trial runs in a **tria
   A fresh host for every trial was measured and not chosen (``FRESH_HOST_PER_TRIAL``). Module
   state (globals a trial changed) carries over, as in any reused worker;
 - the host's stdout and stderr (fds 1 and 2, so C extensions and subprocesses too) go to a file
-  whose tail becomes the run's ``output``, as for scripts.
+  whose tail becomes the run's ``output``, as for scripts; while a trial runs, what it prints is
+  copied into the run's driver log as it comes (as a script writes it), so it can be read live.
 
 A trial that crashes the host (``os.abort``, ``os._exit``, the OOM killer) ends only itself: the
 lane reports it Failed (or Canceled). A host is forked with the trial's GPUs in
@@ -49,6 +50,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, Pipe
 from typing import Any, Callable
 
+from .. import run_files
 from ..channel import ChannelClient
 from ..run import MLFLOW_TRACKING_URI
 from .._vocab import RunStatus
@@ -222,8 +224,10 @@ class _TrialHost:
         signalled: list[int] = []
         conn = self._conn
         output = self._output
+        mirror = _OutputMirror(output.fileno(), output_start, spec.run_directory)
 
         def is_done() -> bool:
+            mirror.copy()
             if not conn.poll(POLL_SECONDS):
                 return False
             try:
@@ -244,6 +248,7 @@ class _TrialHost:
         retire = received[0][1] if received else None
         if (FRESH_HOST_PER_TRIAL or retire) and self.pid is not None:
             self._reap()  # its host and whatever the trial left running end with it
+        mirror.close()
         tail = _tail(output, output_start)
         if received:
             outcome = received[0][0]
@@ -324,6 +329,43 @@ class _TrialHost:
                 return
             time.sleep(0.005)
         self._reap()
+
+
+class _OutputMirror:
+    """Copies what a host prints during a trial, as it comes, into the run's driver log
+    (``runs/<id>/files/azureml-logs/70_driver_log.txt``, where a script's output goes), so a
+    running function trial's output can be read live as a script's is. Reads with ``pread``: the
+    host shares the output file's offset, which must not move under it. The log is created only
+    once there is output."""
+
+    def __init__(self, fd: int, start: int, run_directory: str | None) -> None:
+        self._fd, self._position = fd, start
+        self._path = (os.path.join(run_files.files_directory(run_directory), run_files.DRIVER_LOG)
+                      if run_directory else None)
+        self._log: Any = None
+
+    def copy(self) -> None:
+        if self._path is None:
+            return
+        try:
+            while True:
+                chunk = os.pread(self._fd, 1 << 20, self._position)
+                if not chunk:
+                    return
+                if self._log is None:
+                    os.makedirs(os.path.dirname(self._path), exist_ok=True)
+                    self._log = open(self._path, "ab")
+                self._log.write(chunk)
+                self._log.flush()
+                self._position += len(chunk)
+        except OSError:  # a full disk or a folder gone: the tail still reaches the run at the end
+            self._path = None
+
+    def close(self) -> None:
+        self.copy()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 def _kill_group(pid: int, sig: int) -> None:
