@@ -330,7 +330,7 @@ class RunDetailsModel:
         :meth:`HyperDriveRun.get_param_contour`); ``None`` with fewer than 3 of them or without a
         ``contour`` function. Redone only when those runs or the ranking change; it rides in
         ``meta``, sent only when it changed, with ``trials`` the number of runs (the points are
-        the Completed rows: ~2 KB at any size)."""
+        the Completed rows: ~13 KB for a 24 x 24 grid at any number of runs)."""
         if self._contour_of is None:
             return None
         done = [self.rows[r] for r in self._order if self.rows[r]["status"] == RunStatus.COMPLETED]
