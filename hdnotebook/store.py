@@ -533,6 +533,9 @@ class StoreWriter(threading.Thread):
         self._stopping = False
         self._stop_deadline = math.inf
         self._conn: sqlite3.Connection | None = None
+        #: ``runs.seq`` as of this writer's last commit, and the connection's data_version then
+        self._seq: int | None = None
+        self._data_version = -1
         #: the storage fault the writer is retrying through, and since when
         self.fault: StoreError | None = None
         self.fault_since = 0.0
@@ -659,7 +662,7 @@ class StoreWriter(threading.Thread):
         refused: dict[int, RowRejected] = {}
         conn.execute("BEGIN IMMEDIATE")
         try:
-            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM runs").fetchone()[0]
+            seq = self._last_seq(conn)
             for ticket, op, args in _coalesce([(w.ticket, w.op, w.args) for w in batch]):
                 conn.execute("SAVEPOINT write")
                 try:
@@ -677,10 +680,23 @@ class StoreWriter(threading.Thread):
                     refused[ticket] = self._refuse(conn, op, args, exc)
             conn.execute("COMMIT")
         except BaseException:
+            self._seq = None
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self._seq = seq
         return refused
+
+    def _last_seq(self, conn: sqlite3.Connection) -> int:
+        """The highest ``runs.seq`` (inside the write transaction): remembered from this writer's
+        last commit unless another connection (another kernel, a claim, the server) committed
+        since, which ``PRAGMA data_version`` tells; ``MAX(seq)`` reads every run, so it is read
+        only then."""
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._seq is None or version != self._data_version:
+            self._seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM runs").fetchone()[0]
+            self._data_version = version
+        return self._seq
 
     def _refuse(self, conn: sqlite3.Connection, op: str, args: tuple[Any, ...], exc: BaseException) -> RowRejected:
         """Write what can be written of a refused write; record on its run why the rest was not."""
@@ -707,6 +723,7 @@ class StoreWriter(threading.Thread):
 
     def _close_connection(self) -> None:
         conn, self._conn = self._conn, None
+        self._seq = None  # data_version belongs to the connection
         if conn is None:
             return
         try:

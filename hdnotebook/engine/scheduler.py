@@ -406,8 +406,12 @@ class ExperimentDriver:
             if kind == "next":
                 _, lane_id, outcome, info = message
                 spec = self.feeder.on_next(lane_id, outcome, info)
-                # how the last trial ended is committed before the lane moves on
-                self.store.flush(STORE_ACK_SECONDS, fault_grace=STORE_ACK_SECONDS)
+                # How the last trial ended is queued before anything of the next one, and the
+                # writer commits in queue order, so it is committed before any value of the next
+                # trial is acknowledged: the lane need not wait for that commit here. While the
+                # file cannot be written (disk full...), lanes do wait: no new trial starts then.
+                if self.store.fault is not None:
+                    self.store.flush(STORE_ACK_SECONDS, fault_grace=STORE_ACK_SECONDS)
                 return ("ok", spec)
             if kind == "poll":
                 _, run_id, info = message
