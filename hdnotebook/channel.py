@@ -86,12 +86,17 @@ def trial_key(key: bytes, run_id: str) -> bytes:
 # the data format
 # ---------------------------------------------------------------------------------------------
 _MESSAGES: dict[str, tuple[type, frozenset[str]]] = {}
+#: registered class -> (its name on the wire, its opaque fields, every field's name)
+_MESSAGE_TYPES: dict[type, tuple[str, frozenset[str], tuple[str, ...]]] = {}
 
 
 def register_message(cls: type, opaque: tuple[str, ...] = ()) -> type:
     """Let dataclass ``cls`` travel as its fields; ``opaque`` fields go pickled from the driver
     to the trial (and are refused the other way)."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"register_message: {cls!r} is not a dataclass")
     _MESSAGES[cls.__name__] = (cls, frozenset(opaque))
+    _MESSAGE_TYPES[cls] = (cls.__name__, frozenset(opaque), tuple(f.name for f in dataclasses.fields(cls)))
     return cls
 
 
@@ -110,15 +115,13 @@ class _Codec:
         )
 
     def _default(self, obj: Any) -> Any:
-        name = type(obj).__name__
-        if name in _MESSAGES and dataclasses.is_dataclass(obj):
-            _, opaque = _MESSAGES[name]
-            fields = {}
-            for f in dataclasses.fields(obj):
-                value = getattr(obj, f.name)
-                if f.name in opaque and self.send_pickle:
-                    value = msgpack.ExtType(_EXT_PICKLE, pickle.dumps(value))
-                fields[f.name] = value
+        message = _MESSAGE_TYPES.get(type(obj))
+        if message is not None:
+            name, opaque, names = message
+            fields = {field: getattr(obj, field) for field in names}
+            if self.send_pickle:
+                for field in opaque:
+                    fields[field] = msgpack.ExtType(_EXT_PICKLE, pickle.dumps(fields[field]))
             return msgpack.ExtType(_EXT_MESSAGE, self.encode([name, fields]))
         if isinstance(obj, int):
             return msgpack.ExtType(_EXT_BIG_INT, str(obj).encode())

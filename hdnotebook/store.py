@@ -365,6 +365,10 @@ class StoreError(RuntimeError):
         super().__init__(f"hdnotebook store {path}: {text}. {hint}")
 
 
+class _Refused(Exception):
+    """A write of a batch was refused: the batch is applied again, each write on its own."""
+
+
 class RowRejected(ValueError):
     """The store refused some rows of a write (its own data, not the file): nothing else failed."""
 
@@ -517,6 +521,10 @@ class StoreWriter(threading.Thread):
 
     #: rows committed in one transaction at most
     BATCH_ROWS = 50_000
+    #: how long writes nobody waits for yet may wait for more to share their transaction (a
+    #: commit costs the same for 1 row as for 100); :meth:`wait`, :meth:`wait_for_room`, a full
+    #: queue and :meth:`stop` end it at once
+    LINGER_SECONDS = 0.01
     #: the longest pause between two tries while the file cannot be written
     RETRY_SECONDS = 2.0
 
@@ -524,10 +532,14 @@ class StoreWriter(threading.Thread):
         super().__init__(name=f"hdnotebook-store-writer[{os.path.basename(path)}]", daemon=True)
         self.path = path
         self.max_pending_rows = max_pending_rows
-        self._cv = threading.Condition()
+        lock = threading.Lock()
+        #: the writer waits on ``_work`` (writes queued, someone waiting, stop); callers on ``_cv``
+        self._work = threading.Condition(lock)
+        self._cv = threading.Condition(lock)
         self._queue: deque[_Write] = deque()
         self._next_ticket = 1
         self._done_through = 0  # every write with a ticket <= this is committed or refused
+        self._wanted = 0  # the highest ticket someone waits for (the writer does not linger below it)
         self._pending_rows = 0
         self._refused: dict[int, RowRejected] = {}
         self._stopping = False
@@ -550,10 +562,17 @@ class StoreWriter(threading.Thread):
                 raise StoreError(self.path, "the store was closed (the interpreter is exiting); nothing more is written")
             ticket = self._next_ticket
             self._next_ticket += 1
+            if not self._queue:
+                self._work.notify()  # the writer sleeps only while the queue is empty
             self._queue.append(_Write(ticket, op, args, rows))
             self._pending_rows += rows
-            self._cv.notify_all()
             return ticket
+
+    def _want(self, ticket: int) -> None:
+        """Someone waits for ``ticket``: the writer commits it without lingering (lock held)."""
+        if ticket > self._wanted:
+            self._wanted = ticket
+            self._work.notify()
 
     @property
     def last_ticket(self) -> int:
@@ -564,6 +583,7 @@ class StoreWriter(threading.Thread):
         end = math.inf if timeout is None else time.monotonic() + timeout
         with self._cv:
             while self._pending_rows >= self.max_pending_rows and not self._stopping:
+                self._want(self._next_ticket - 1)
                 left = end - time.monotonic()
                 if left <= 0:
                     raise self.fault or TimeoutError(f"the store writer for {self.path} is behind by {self._pending_rows} rows")
@@ -580,6 +600,7 @@ class StoreWriter(threading.Thread):
         end = time.monotonic() + timeout
         with self._cv:
             while self._done_through < ticket:
+                self._want(ticket)
                 if not self.is_alive() and not self._queue:
                     break
                 if self.fault is not None and time.monotonic() - self.fault_since >= fault_grace:
@@ -597,6 +618,7 @@ class StoreWriter(threading.Thread):
         with self._cv:
             self._stopping = True
             self._stop_deadline = time.monotonic() + timeout
+            self._work.notify_all()
             self._cv.notify_all()
         if self.is_alive():
             self.join(timeout + 5.0)
@@ -607,9 +629,10 @@ class StoreWriter(threading.Thread):
             while True:
                 with self._cv:
                     while not self._queue and not self._stopping:
-                        self._cv.wait()
+                        self._work.wait()
                     if not self._queue:
                         return
+                    self._linger()
                     batch: list[_Write] = []
                     rows = 0
                     while self._queue and rows < self.BATCH_ROWS:
@@ -626,6 +649,19 @@ class StoreWriter(threading.Thread):
             self._close_connection()
             with self._cv:
                 self._cv.notify_all()
+
+    def _linger(self) -> None:
+        """Let writes nobody waits for gather for up to :attr:`LINGER_SECONDS` (lock held)."""
+        end = time.monotonic() + self.LINGER_SECONDS
+        while (
+            self._wanted <= self._done_through
+            and not self._stopping
+            and self._pending_rows < min(self.max_pending_rows, self.BATCH_ROWS)
+        ):
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self._work.wait(left)
 
     def _commit(self, batch: list[_Write]) -> dict[int, RowRejected]:
         """Commit ``batch``, retrying through storage faults; the writes whose rows were refused."""
@@ -654,27 +690,43 @@ class StoreWriter(threading.Thread):
                           file=sys.stderr)
                     return {}
                 with self._cv:
-                    self._cv.wait(delay)
+                    if not self._stopping:
+                        self._work.wait(delay)
                 delay = min(delay * 2, self.RETRY_SECONDS)
 
     def _apply(self, conn: sqlite3.Connection, batch: list[_Write]) -> dict[int, RowRejected]:
-        """One transaction for the batch; a write whose rows are refused is redone row by row."""
+        """One transaction for the batch; a write whose rows are refused is redone row by row.
+
+        The batch is first applied as it is; only if a write is refused is the transaction rolled
+        back and the batch applied again with a savepoint around each write (so the other writes
+        commit, and the refused one alone is redone row by row).
+        """
+        try:
+            return self._apply_once(conn, batch, isolated=False)
+        except _Refused:
+            return self._apply_once(conn, batch, isolated=True)
+
+    def _apply_once(self, conn: sqlite3.Connection, batch: list[_Write], isolated: bool) -> dict[int, RowRejected]:
         refused: dict[int, RowRejected] = {}
         conn.execute("BEGIN IMMEDIATE")
         try:
             seq = self._last_seq(conn)
             for ticket, op, args in _coalesce([(w.ticket, w.op, w.args) for w in batch]):
-                conn.execute("SAVEPOINT write")
+                if isolated:
+                    conn.execute("SAVEPOINT write")
                 try:
                     if op == "metrics":
                         conn.executemany(_METRIC_INSERT, args[0])
                     else:
                         seq += 1
                         _OPS[op](conn, seq, *args)
-                    conn.execute("RELEASE write")
+                    if isolated:
+                        conn.execute("RELEASE write")
                 except BaseException as exc:
                     if _fault_of(exc) is not None:
                         raise
+                    if not isolated:
+                        raise _Refused from exc
                     conn.execute("ROLLBACK TO write")
                     conn.execute("RELEASE write")
                     refused[ticket] = self._refuse(conn, op, args, exc)

@@ -46,6 +46,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Pipe
 from typing import Any, Callable
@@ -426,30 +427,38 @@ def _host_main(conn: Connection, lane: LaneSpec, gpus: list[str] | None) -> None
 
 @dataclass
 class _HostState:
-    """What a host puts back after each trial: cwd, environment, resource limits, signal handlers."""
+    """What a host puts back after each trial: cwd, environment, resource limits, signal handlers.
+
+    Checked after every trial, so the checks are cheap ones: the environment is compared as the
+    bytes ``os.environ`` keeps (no decoding), handlers by identity.
+    """
 
     cwd: str
     environ: dict[str, str]
-    limits: dict[int, tuple[int, int]]
-    handlers: dict[int, Any]
+    #: the environment as ``os.environ`` keeps it (bytes on POSIX), for the comparison
+    environ_data: dict[Any, Any]
+    limits: list[tuple[int, tuple[int, int]]]
+    handlers: list[tuple[int, Any]]
 
     @classmethod
     def capture(cls) -> _HostState:
-        limits = {}
+        limits = []
         for name in dir(resource):
             if name.startswith("RLIMIT_"):
                 number = getattr(resource, name)
                 try:
-                    limits[number] = resource.getrlimit(number)
+                    limits.append((number, resource.getrlimit(number)))
                 except (ValueError, OSError):
                     pass
-        handlers = {}
+        handlers = []
         for sig in signal.valid_signals():
             try:
-                handlers[sig] = signal.getsignal(sig)
+                handler = _getsignal(sig)
             except (ValueError, OSError):
-                pass
-        return cls(os.getcwd(), dict(os.environ), limits, handlers)
+                continue
+            if handler is not None:  # None: set from C, not by Python; nothing to put back
+                handlers.append((sig, handler))
+        return cls(os.getcwd(), dict(os.environ), dict(_environ_data()), limits, handlers)
 
     def restore(self) -> str | None:
         """Put the host back as it was; the reason it must retire instead, if any."""
@@ -467,24 +476,33 @@ class _HostState:
                 os.chdir(self.cwd)
         except OSError:
             return "its working directory is gone"
-        if os.environ != self.environ:
+        if _environ_data() != self.environ_data:
             os.environ.clear()
             os.environ.update(self.environ)
-        for number, limit in self.limits.items():
+        getrlimit = resource.getrlimit
+        for number, limit in [(n, limit) for n, limit in self.limits if getrlimit(n) != limit]:
             try:
-                if resource.getrlimit(number) != limit:
-                    resource.setrlimit(number, limit)
+                resource.setrlimit(number, limit)
             except (ValueError, OSError):
                 return f"the trial lowered resource limit {number} past what can be undone"
-        for sig, handler in self.handlers.items():
-            if handler is None:
-                continue
+        getsignal = _getsignal
+        for sig, handler in [(s, h) for s, h in self.handlers if getsignal(s) != h]:
             try:
-                if signal.getsignal(sig) is not handler:
-                    signal.signal(sig, handler)
+                signal.signal(sig, handler)
             except (ValueError, OSError, TypeError):
                 pass
         return None
+
+
+try:  # signal.getsignal maps each answer to an enum, by raising ValueError for a function: 1 us
+    from _signal import getsignal as _getsignal
+except ImportError:  # pragma: no cover - not CPython
+    _getsignal = signal.getsignal
+
+
+def _environ_data() -> Mapping[Any, Any]:
+    """The environment as ``os.environ`` holds it (bytes on POSIX): compared without decoding."""
+    return getattr(os.environ, "_data", os.environ)
 
 
 def _live_children() -> list[int]:

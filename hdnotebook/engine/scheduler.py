@@ -628,7 +628,11 @@ class ExperimentDriver:
                     status=RunStatus.QUEUED, created=retry.created, params=retry.params, details=retry.details,
                 )
                 self._retry.append(retry)  # the next lane that asks runs it
-        self._wake.set()
+            # The loop has nothing to do for a trial that ended while its lane goes on (a lane
+            # that ends wakes it itself): waking it for every trial cost a thread switch each.
+            wake = retry is not None or self._cancel_reason is not None or not self.trials.active
+        if wake:
+            self._wake.set()
         return True
 
     def _status_of(self, trial: Trial, outcome: TrialOutcome) -> str:
