@@ -31,7 +31,7 @@ from typing import Any
 
 from ._vocab import TERMINAL_STATUSES, RunStatus
 from .channel import ChannelClient
-from .store import check_metric_name, encode_value
+from .store import ValueKind, check_metric_name, encode_value, metric_rows_json
 
 __all__ = ["Run", "TrialStopped", "DriverLost", "RunStatus", "TERMINAL_STATUSES", "HyperDriveRun"]
 
@@ -173,6 +173,9 @@ class _TrialRun(Run):
 
     FLUSH_SECONDS = 0.05
     BATCH = 5000
+    #: a value unsent for this long makes ``log`` send a batch itself and wait for its commit
+    #: (back-pressure that bounds how far the store is behind: the commit lag)
+    MAX_UNSENT_SECONDS = 0.1
     #: values waiting to be sent past which ``log`` itself sends them (and waits for the commit)
     MAX_BACKLOG = 100_000
 
@@ -194,7 +197,7 @@ class _TrialRun(Run):
         #: rows waiting to be sent, ``(name, step, kind, value, text, time)``; appended by ``log``
         #: and taken by ``flush`` without a lock (deque appends and pops are atomic)
         self._buffer: deque[tuple[str, int, int, float | None, str | None, float]] = deque()
-        self._steps: dict[str, int] = {}
+        #: every value logged, per name (a value's step is its index here)
         self._values: dict[str, list[Any]] = {}
         self._stop: str | None = None
         self._driver_lost = False
@@ -219,20 +222,23 @@ class _TrialRun(Run):
         )
 
     def log(self, name: str, value: Any, description: str = "") -> None:
-        self._raise_if_stopped()
-        if self._failure is not None:
+        if self._stop is not None or self._failure is not None:
+            self._raise_if_stopped()
             raise TrialStoreError(self._failure)
-        kind, number, text = encode_value(value, name)
-        with self._lock:
-            step = self._steps.get(name)
-            if step is None:
-                check_metric_name(name)
-                step = 0
-                self._values[name] = []
-            self._steps[name] = step + 1
-            self._values[name].append(value)
+        if type(value) is float and value == value:  # the common case, without a call
+            kind, number, text = ValueKind.NUMBER, value, None
+        else:
+            kind, number, text = encode_value(value, name)
+            if kind == ValueKind.NAN:
+                number = None  # as it is stored (SQLite keeps no NaN); the kind says NaN
         buffer = self._buffer
-        buffer.append((name, step, kind, number, text, time.time()))
+        with self._lock:  # the step and the row's place in the buffer together: rows go in step order
+            values = self._values.get(name)
+            if values is None:
+                check_metric_name(name)
+                values = self._values[name] = []
+            buffer.append((name, len(values), kind, number, text, _now()))
+            values.append(value)
         backlog = len(buffer)
         if name == self._primary:
             self.primary_logged = True
@@ -242,10 +248,11 @@ class _TrialRun(Run):
                 return
         if self._flusher is None:
             self._start_flusher()
-        elif backlog >= self.MAX_BACKLOG:  # back-pressure: the driver (or its store) is behind
-            self.flush()
-        elif backlog == self.BATCH:
-            self._wake.set()
+        elif backlog >= self.BATCH and not backlog & 1023:  # now and then, not on every call
+            if backlog >= self.MAX_BACKLOG or _now() - _oldest(buffer) >= self.MAX_UNSENT_SECONDS:
+                self._send_batch()  # back-pressure: the driver (or its store) is behind
+            else:
+                self._wake.set()
 
     def _start_flusher(self) -> None:
         with self._lock:
@@ -280,20 +287,33 @@ class _TrialRun(Run):
         store's error says why and what to do).
         """
         with self._flush_lock:
-            while True:
-                rows = _take(self._buffer, self.BATCH)
-                if not rows:
-                    return
-                try:
-                    reply = self._client.request(("log", self.id, rows, True))
-                except ConnectionError:
-                    self._buffer.extendleft(reversed(rows))  # kept for the next try
-                    raise
-                if reply and reply[0] == "error":
-                    self._failure = f"the values of run {self.id} could not be stored: {reply[1]}"
-                    raise TrialStoreError(self._failure)
-                if reply and reply[0] == "ok" and reply[1]:
-                    self._stop = reply[1]
+            while self._send(_take(self._buffer, self.BATCH)):
+                pass
+
+    def _send_batch(self) -> None:
+        """Send the oldest buffered batch now and wait for its commit (what ``log`` does when
+        the driver is behind, instead of waiting for the whole buffer)."""
+        with self._flush_lock:
+            self._send(_take(self._buffer, self.BATCH))
+
+    def _send(self, rows: list[Any]) -> bool:
+        """Send ``rows`` (taken from the buffer, flush lock held); ``False`` when there were none."""
+        if not rows:
+            return False
+        # as JSON text, which SQLite inserts by itself (msgpack rows when JSON cannot carry a
+        # value: an infinity)
+        payload = metric_rows_json(rows)
+        try:
+            reply = self._client.request(("log", self.id, rows if payload is None else payload, True))
+        except ConnectionError:
+            self._buffer.extendleft(reversed(rows))  # kept for the next try
+            raise
+        if reply and reply[0] == "error":
+            self._failure = f"the values of run {self.id} could not be stored: {reply[1]}"
+            raise TrialStoreError(self._failure)
+        if reply and reply[0] == "ok" and reply[1]:
+            self._stop = reply[1]
+        return True
 
     def close(self) -> None:
         """Final flush: every value logged reaches the driver before the trial reports its end."""
@@ -324,6 +344,17 @@ class _TrialRun(Run):
 
     def get_details(self) -> dict[str, Any]:
         return {"runId": self.id, "status": RunStatus.RUNNING, "parameters": dict(self.parameters)}
+
+
+_now = time.time
+
+
+def _oldest(buffer: deque[tuple[Any, ...]]) -> float:
+    """When the oldest row in ``buffer`` was logged (now if the flusher just took them all)."""
+    try:
+        return buffer[0][5]
+    except IndexError:
+        return _now()
 
 
 def _take(buffer: deque[Any], limit: int) -> list[Any]:

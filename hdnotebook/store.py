@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import enum
+import functools
 import json
 import math
 import numbers
@@ -48,7 +49,7 @@ from typing import Any
 
 __all__ = [
     "Store", "RunRow", "MetricRow", "Changes", "open_store", "StoreError", "ValueKind", "encode_value",
-    "decode_value", "SCHEMA_VERSION",
+    "decode_value", "SCHEMA_VERSION", "metric_rows_json", "metric_rows_from_json",
 ]
 
 #: ``PRAGMA user_version`` of a store this code writes. 0: a store from before versions (metrics
@@ -304,6 +305,87 @@ _RUN_COLUMNS = "id, experiment, parent_id, number, status, created, started, end
 #: how a store without ``metrics.kind`` (schema 0) says the same
 _LEGACY_KIND = "CASE WHEN value IS NULL AND text = 'nan' THEN 2 WHEN value IS NULL AND text IS NOT NULL THEN 1 ELSE 0 END"
 _METRIC_INSERT = "INSERT INTO metrics(run_id, name, step, kind, value, text, time) VALUES (?,?,?,?,?,?,?)"
+
+
+# ---------------------------------------------------------------------------------------------
+# a trial's rows as one JSON text: inserted by SQLite itself
+# ---------------------------------------------------------------------------------------------
+def metric_rows_json(rows: Sequence[Sequence[Any]]) -> str | None:
+    """A trial's rows ``(name, step, kind, value, text, time)`` as the JSON text
+    :meth:`Store.add_run_metrics_json` takes, or ``None`` when it cannot carry them exactly (an
+    infinity, a NUL character; NaN travels as ``null`` with kind NAN, as it is stored).
+
+    >>> metric_rows_json([("loss", 0, 0, 0.5, None, 1.0)])
+    '[["loss",0,0,0.5,null,1.0]]'
+    >>> metric_rows_json([("loss", 1, 0, float("inf"), None, 1.0)]) is None
+    True
+    """
+    try:
+        text = _ROWS_TO_JSON(rows)
+    except ValueError:
+        return None
+    return None if "\\u0000" in text else text  # SQLite ends a JSON string at a NUL character
+
+
+_ROWS_TO_JSON = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, check_circular=False, separators=(",", ":")
+).encode
+
+
+def metric_rows_from_json(run_id: str, text: str) -> tuple[list[tuple[Any, ...]], list[Any]]:
+    """The rows ``(run_id, name, step, kind, value, text, time)`` in a JSON text of a trial's rows,
+    and the entries that are not such a row."""
+    try:
+        items = json.loads(text)
+    except (ValueError, RecursionError):
+        return [], [text[:300]]
+    if not isinstance(items, list):
+        return [], [items]
+    rows, bad = [], []
+    for item in items:
+        if isinstance(item, list) and len(item) == 6:
+            rows.append((run_id, *item))
+        else:
+            bad.append(item)
+    return rows, bad
+
+
+@functools.lru_cache(maxsize=None)
+def _json_insert_sql() -> str | None:
+    """The statement that inserts a JSON text of rows in one step (SQLite parses it, without
+    Python objects per row and without the GIL), or ``None`` when this SQLite cannot: no JSON
+    functions, or a number parser that does not give back every double exactly (SQLite before
+    3.43 parses with ``long double``, which some platforms lack); then the rows are decoded here.
+    """
+    arrow = sqlite3.sqlite_version_info >= (3, 38, 0)
+    fields = ", ".join(f"value->>{i}" if arrow else f"json_extract(value, '$[{i}]')" for i in range(6))
+    sql = f"INSERT INTO metrics(run_id, name, step, kind, value, text, time) SELECT ?, {fields} FROM json_each(?)"
+    probe = [0.1, 1 / 3, 2 / 3, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 9007199254740993.0,
+             0.30000000000000004, 1733343000.1234567, 123456789.12345679, -0.0, 1e22, 1e23, 8.98846567431158e307]
+    try:
+        conn = sqlite3.connect(":memory:")
+        try:
+            conn.execute("CREATE TABLE metrics(run_id, name, step, kind, value REAL, text, time REAL)")
+            conn.execute(sql, ("r", json.dumps([["x", i, 0, v, None, v] for i, v in enumerate(probe)])))
+            back = conn.execute("SELECT value, time, name, step FROM metrics ORDER BY rowid").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    if back != [(v, v, "x", i) for i, v in enumerate(probe)]:
+        return None
+    return sql
+
+
+def _insert_rows_json(conn: sqlite3.Connection, run_id: str, text: str) -> None:
+    sql = _json_insert_sql()
+    if sql is not None:
+        conn.execute(sql, (run_id, text))
+        return
+    rows, bad = metric_rows_from_json(run_id, text)
+    if bad:
+        raise ValueError(f"not rows of metrics: {bad[0]!r:.200}")
+    conn.executemany(_METRIC_INSERT, rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -717,6 +799,8 @@ class StoreWriter(threading.Thread):
                 try:
                     if op == "metrics":
                         conn.executemany(_METRIC_INSERT, args[0])
+                    elif op == "metrics_json":
+                        _insert_rows_json(conn, *args)
                     else:
                         seq += 1
                         _OPS[op](conn, seq, *args)
@@ -752,9 +836,12 @@ class StoreWriter(threading.Thread):
 
     def _refuse(self, conn: sqlite3.Connection, op: str, args: tuple[Any, ...], exc: BaseException) -> RowRejected:
         """Write what can be written of a refused write; record on its run why the rest was not."""
-        bad = [args] if op != "metrics" else []
-        if op == "metrics":
-            for row in args[0]:
+        bad: list[Any] = [args] if op not in ("metrics", "metrics_json") else []
+        rows = args[0] if op == "metrics" else []
+        if op == "metrics_json":
+            rows, bad = metric_rows_from_json(*args)
+        if rows:
+            for row in rows:
                 try:
                     conn.execute(_METRIC_INSERT, row)
                 except BaseException as row_exc:
@@ -932,6 +1019,17 @@ class Store:
         """
         rows = rows if isinstance(rows, list) else list(rows)
         return self.writer.put("metrics", rows, rows=max(1, len(rows)))
+
+    def add_run_metrics_json(self, run_id: str, rows_json: str) -> int:
+        """Queue the metric rows of one run given as the JSON text :func:`metric_rows_json` makes
+        of rows ``(name, step, kind, value, text, time)`` (what a trial sends); returns the ticket.
+
+        SQLite inserts them from the text in one statement: no Python object per row, and the
+        writer holds the GIL once per batch instead of once per row. A text that is not such rows
+        is refused like a bad row (:class:`RowRejected` from :meth:`wait`).
+        """
+        rows = rows_json.count("],[") + 1  # what the bound on waiting rows counts (about)
+        return self.writer.put("metrics_json", run_id, rows_json, rows=rows)
 
     def wait_for_room(self, timeout: float | None = None) -> None:
         """Block while the writer has too many rows waiting (see :class:`StoreWriter`)."""

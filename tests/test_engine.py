@@ -406,6 +406,56 @@ def test_many_values_from_concurrent_trials_are_all_stored(tmp_path):
         assert child.get_metrics()["loss"] == list(range(3000))
 
 
+#: what one trial logs below: every kind of value, interleaved names; the values after the
+#: first JSON_ABLE go in a batch of their own, as JSON cannot carry them (msgpack rows then)
+LOGGED = [0.1, 1 / 3, -0.0, 2.5e-310, 7, 2**60 + 1, True, None, "a \"quoted\" \\ text", float("nan"), "héllo ☃",
+          10**400, float("inf"), "nul\x00"]
+JSON_ABLE = 11
+
+
+def _log_then_check_the_last_trial(i, ackdir, store_path):
+    """Trial 0 logs LOGGED (twice, under two names) and returns; trial 1 logs one value and, once
+    that value is acknowledged (committed), reads the store: trial 0 must be Completed there."""
+    import sqlite3
+
+    run = Run.get_context()
+    if i == 0:
+        for k, value in enumerate(LOGGED):
+            if k == JSON_ABLE:
+                run.flush()
+            run.log("value", value)
+            run.log("step", k)
+        return 0.5
+    run.log("alive", 1.0)
+    run.flush()
+    conn = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+    status = conn.execute("SELECT status FROM runs WHERE parent_id IS NOT NULL AND number = 0").fetchone()
+    with open(os.path.join(ackdir, "seen"), "w") as f:
+        f.write(str(status[0] if status else None))
+    return 0.1
+
+
+def test_values_read_back_as_logged_and_a_trials_end_is_committed_before_the_next_is_acknowledged(tmp_path):
+    """A lane gets its next trial without waiting for the commit of how the last one ended: the
+    writer commits in queue order, so the next trial's first acknowledged value implies it."""
+    ws = Workspace(tmp_path / "ws")
+    config = HyperDriveConfig(
+        estimator=_log_then_check_the_last_trial,
+        hyperparameter_sampling=GridParameterSampling({
+            "i": choice(0, 1), "ackdir": choice(str(tmp_path)), "store_path": choice(ws.store_path)}),
+        policy=NoTerminationPolicy(), primary_metric_name="score", primary_metric_goal="maximize",
+        max_total_runs=2, max_concurrent_runs=1,
+    )
+    run = _finish(Experiment(ws, "exp").submit(config))
+    first, second = sorted(run.get_children(), key=lambda c: c.get_details()["parameters"]["i"])
+    assert [first.get_status(), second.get_status()] == ["Completed", "Completed"]
+    assert (tmp_path / "seen").read_text() == "Completed"
+    values = first.get_metrics()["value"]
+    assert len(values) == len(LOGGED) and first.get_metrics()["step"] == list(range(len(LOGGED)))
+    for got, want in zip(values, LOGGED):
+        assert (got != got and want != want) or (got == want and type(got) is type(want)), (got, want)
+
+
 REOPEN = textwrap.dedent('''
     import sys, json
     from hdnotebook import Workspace, Experiment
@@ -506,3 +556,23 @@ def test_a_logged_value_reaches_the_store_and_the_parent_run_within_a_second(tmp
     assert run.get_status() == "Running"  # seen while the trial still runs
     run.cancel()
     run.wait_for_completion()
+
+
+def test_the_policy_sees_every_primary_value_of_a_json_batch_and_only_those():
+    """The driver decodes a trial's JSON rows only when they can hold the primary metric; an
+    escaped name that decodes to it still counts, a text value that looks like it does not."""
+    import json
+    import math
+
+    from hdnotebook.engine.scheduler import primary_values
+
+    rows = [["acc", 0, 0, 0.9, None, 1.0], ["loss", 0, 0, 0.5, None, 1.0], ["loss", 1, 2, None, None, 1.0],
+            ["loss", 2, 1, None, "text", 1.0], ["loss", 3, 3, None, None, 1.0], ["loss", 4, 4, 1.0, None, 1.0]]
+    got = primary_values(json.dumps(rows, separators=(",", ":")), "loss")
+    assert got[0] == 0.5 and math.isnan(got[1]) and got[2:] == [1.0]  # text and None are not numbers
+    assert primary_values(json.dumps(rows), "acc") == [0.9] == primary_values(rows, "acc")
+    escaped = '[["\\u006coss",0,0,0.25,null,1.0]]'  # a client that escapes every letter it likes
+    assert primary_values(escaped, "loss") == [0.25]
+    lookalike = json.dumps([["acc", 0, 1, None, '"loss"', 1.0]], ensure_ascii=False)
+    assert primary_values(lookalike, "loss") == []
+    assert primary_values('[["acc",0,0,0.9,null,1.0]]', "loss") == []

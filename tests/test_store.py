@@ -13,7 +13,7 @@ import pytest
 
 from hdnotebook.store import (
     SCHEMA, SCHEMA_VERSION, RowRejected, Store, StoreError, StoreWriter, ValueKind, _coalesce, _open_writer,
-    decode_value, encode_value,
+    decode_value, encode_value, metric_rows_json,
 )
 
 ROW = {
@@ -191,3 +191,97 @@ def test_back_pressure_bounds_what_waits_in_memory(tmp_path):
         assert store.writer._pending_rows <= 1500
     store.flush()
     assert store.count_metrics("r") == 10_000
+
+
+def _trial_row(name, step, value):
+    """A row as a trial sends it (NaN travels as None with kind NAN)."""
+    kind, number, text = encode_value(value, name)
+    return (name, step, kind, None if kind == ValueKind.NAN else number, text, 1733343000.1234567 + step * 1e-6)
+
+
+def test_rows_sent_as_json_text_are_stored_exactly_as_rows_sent_as_a_list(tmp_path):
+    """SQLite inserts a trial's JSON text itself: every value, kind, text and time reads back as the
+    list path stores it, in the order logged (random doubles included, to the last bit)."""
+    rng = np.random.default_rng(0)
+    doubles = [float(x) for x in rng.standard_normal(500) * 10.0 ** rng.integers(-300, 300, 500)]
+    doubles += [float(x) for x in rng.integers(0, 2**63, 200, dtype=np.uint64).view(np.float64) if math.isfinite(x)]
+    odd = ['quote " and \\ backslash', "line\nbreak\ttab\x01", "héllo ☃ 𝔘", "", "nan", "null", '"loss"', "[[1]]"]
+    values = [*doubles, 0.0, -0.0, 2**53 + 1, -(2**60), True, False, None, math.nan, *odd, np.float32(0.1), 7]
+    rows = [_trial_row("m" if i % 3 else "other", i, v) for i, v in enumerate(values)]
+    text = metric_rows_json(rows)
+    assert text is not None and text.startswith("[[")
+    store = Store(str(tmp_path / "s.sqlite"))
+    store.wait(store.add_run_metrics_json("j", text))
+    store.wait(store.add_metrics([("l", *row) for row in rows]))
+    as_json, as_list = store.metrics(["j"]), store.metrics(["l"])
+    key = lambda m: (m.name, m.step, m.kind, m.text, m.exact, m.time, repr(m.value))  # repr: -0.0 and NaN too
+    assert [key(m) for m in as_json] == [key(m) for m in as_list]
+    assert len(as_json) == len(values) and [m.step for m in as_json] == list(range(len(values)))
+    logged = [m.logged for m in as_json]
+    assert logged[: len(doubles)] == doubles and math.isnan(logged[len(doubles) + 7])
+    assert logged[len(doubles) + 8:len(doubles) + 8 + len(odd)] == odd
+
+
+def test_what_json_cannot_carry_goes_as_a_list():
+    assert metric_rows_json([_trial_row("m", 0, math.inf)]) is None
+    assert metric_rows_json([_trial_row("m", 0, 10**400)]) is None  # its float is inf; the digits are text
+    assert metric_rows_json([_trial_row("m", 0, "a\x00b")]) is None  # SQLite's JSON strings end at NUL
+    assert metric_rows_json([_trial_row("m", 0, math.nan)]) == '[["m",0,2,null,null,1733343000.1234567]]'
+
+
+def test_a_bad_json_text_or_row_fails_alone_and_its_run_gets_the_reason(tmp_path):
+    store = Store(str(tmp_path / "s.sqlite"))
+    good = metric_rows_json([_trial_row("acc", i, float(i)) for i in range(50)])
+    one_bad = '[["ok",0,0,1.0,null,1.0],["short",1,0,2.0,null],["ok",1,0,3.0,null,1.0],[null,2,0,4.0,null,1.0]]'
+    writes = [  # queued together: one batch
+        ("a", store.add_run_metrics_json("a", good)),
+        ("b", store.add_run_metrics_json("b", one_bad)),
+        ("c", store.add_run_metrics_json("c", "[[not json")),
+        ("d", store.add_metrics([("d", "acc", 0, 0, 1.0, None, 1.0)])),
+    ]
+    outcomes = {}
+    for run, ticket in writes:
+        try:
+            store.wait(ticket)
+            outcomes[run] = "ok"
+        except RowRejected as exc:
+            outcomes[run] = str(exc)
+    assert outcomes["a"] == outcomes["d"] == "ok"
+    assert "refused 2 rows" in outcomes["b"] and "run b" in outcomes["b"]
+    assert "refused 1 row" in outcomes["c"] and "not json" in outcomes["c"]
+    assert store.count_metrics("a") == 50 and store.count_metrics("d") == 1
+    assert [(m.name, m.value) for m in store.metrics(["b"])] == [("ok", 1.0), ("ok", 3.0)]
+    assert store.count_metrics("c") == 0
+    assert [kind for _, _, kind, _, _ in store.events(["b", "c"])] == ["rejected", "rejected"]
+
+
+def test_run_seq_keeps_growing_when_another_connection_writes_between_commits(tmp_path):
+    """The writer remembers the last seq between its commits; a write from another connection
+    (here a claim, as another kernel or the server makes) must be seen, or two rows share a seq
+    and a change feed misses one."""
+    store = Store(str(tmp_path / "s.sqlite"))
+    for i in range(3):
+        store.insert_run(**{**ROW, "id": f"HD_1_{i}", "number": i})
+    store.flush()
+    store.update_run("HD_1_0", status="Running")
+    store.flush()
+    assert store.claim_run("HD_1_1", "owner", None, {"owner": "me"})  # its own connection
+    store.update_run("HD_1_2", status="Running")
+    store.flush()
+    seqs = [store.run(f"HD_1_{i}").seq for i in range(3)]
+    assert len(set(seqs)) == 3 and seqs[0] < seqs[1] < seqs[2], seqs
+
+
+def test_a_write_nobody_waits_for_is_committed_without_a_wait(tmp_path):
+    """The writer may hold writes nobody waits for a moment, to commit them together; it never
+    keeps them: another connection sees them without anyone calling wait or flush here."""
+    store = Store(str(tmp_path / "s.sqlite"))
+    store.insert_run(**ROW)
+    other = sqlite3.connect(f"file:{tmp_path / 's.sqlite'}?mode=ro", uri=True)
+    for _ in range(500):
+        if other.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1:
+            break
+        import time
+
+        time.sleep(0.01)
+    assert other.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1

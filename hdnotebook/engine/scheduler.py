@@ -18,6 +18,7 @@ notebook kernel, so the kernel stays free for other cells. It
 from __future__ import annotations
 
 import atexit
+import json
 import math
 import os
 import socket
@@ -38,7 +39,7 @@ from ..policy.none import NoTerminationPolicy
 from ..sampling.base import TrialRecord
 from ..space import check_configuration
 from ..steering import LIMIT_NAMES, STEER_REJECTED, STEER_REQUESTED, STEERED, SteerAction, applied_steering
-from ..store import RowRejected, Store, StoreError, encode_value
+from ..store import RowRejected, Store, StoreError, ValueKind, encode_value, metric_rows_from_json
 from .dispatch import Dispatcher
 from .feeder import Lane, LaneFeeder, kill_trial_processes
 from .gpus import GpuSlots, detect_gpus
@@ -109,6 +110,8 @@ class ExperimentDriver:
         self.config = config
         self.goal = config.goal
         self.primary = config.primary_metric_name
+        #: the primary metric's name as it appears in the JSON text of a trial's rows
+        self.primary_json = json.dumps(self.primary, ensure_ascii=False)
         self.policy = config.policy
         self.policy_active = not isinstance(self.policy, NoTerminationPolicy)
         #: the policy applied value by value; its own lock, taken before the driver's lock is let
@@ -396,6 +399,8 @@ class ExperimentDriver:
         try:
             if kind == "log":
                 _, run_id, rows, _sync = message
+                if isinstance(rows, str) and not rows.startswith("["):
+                    return ("error", "the rows of a log message must be a list, or the JSON text of one")
                 self.store.wait_for_room()  # back-pressure: the trial waits while the writer is behind
                 ticket, stop = self._ingest(run_id, rows)
                 try:  # the values are acknowledged only once committed (SPEC §11)
@@ -421,17 +426,21 @@ class ExperimentDriver:
             return ("error", repr(exc))
         return ("error", f"unknown message {kind!r}")
 
-    def _ingest(self, run_id: str, rows: list[Sequence[Any]]) -> tuple[int, str | None]:
-        """Queue a trial's rows ``(name, step, kind, value, text, time)`` and apply the policy;
-        returns the store ticket of the rows and the stop reason, if any."""
+    def _ingest(self, run_id: str, rows: list[Sequence[Any]] | str) -> tuple[int, str | None]:
+        """Queue a trial's rows ``(name, step, kind, value, text, time)`` (a list, or the JSON text
+        of one: see :func:`~hdnotebook.store.metric_rows_json`) and apply the policy; returns the
+        store ticket of the rows and the stop reason, if any."""
+        primary = primary_values(rows, self.primary, self.primary_json)
         with self._lock:
             trial = self.trials.get(run_id)
             if trial is None:
                 return 0, f"run {run_id} is not part of experiment run {self.parent_id}"
             if RunStatus(trial.status).is_finished:  # e.g. the orphan of a lost worker: a finished run never changes
                 return 0, f"run {run_id} has already ended ({trial.status}); its later values are not kept"
-            ticket = self.store.add_metrics([(run_id, *row) for row in rows])  # (name, step, kind, value, text, time)
-            primary = [row[3] for row in rows if row[0] == self.primary and row[3] is not None]
+            if isinstance(rows, str):
+                ticket = self.store.add_run_metrics_json(run_id, rows)
+            else:
+                ticket = self.store.add_metrics([(run_id, *row) for row in rows])  # (name, step, kind, value, text, time)
             trial.values.extend(primary)
             runtime = trial.runtime
             if not (self.policy_active and primary) or self.failure is not None:
@@ -850,6 +859,36 @@ def _end_at_exit() -> None:
 atexit.register(_end_at_exit)
 
 
+
+
+def primary_values(rows: Sequence[Sequence[Any]] | str, primary: str, primary_json: str | None = None) -> list[float]:
+    """The numbers logged as metric ``primary`` in a trial's rows ``(name, step, kind, value,
+    text, time)``, given as a list or as their JSON text; NaN (sent as ``None`` with kind NAN) is
+    a NaN here, text and ``None`` are not numbers. ``primary_json``: ``json.dumps(primary,
+    ensure_ascii=False)``, when the caller keeps it.
+
+    A JSON text is decoded only when it can hold the primary: without a backslash (no escape)
+    every name in it appears as itself, quoted.
+
+    >>> primary_values('[["loss",0,0,0.5,null,1.0],["acc",0,0,0.9,null,1.0],["loss",1,2,null,null,1.0]]', "loss")
+    [0.5, nan]
+    >>> primary_values('[["acc",0,0,0.9,null,1.0]]', "loss")
+    []
+    """
+    if isinstance(rows, str):
+        token = primary_json if primary_json is not None else json.dumps(primary, ensure_ascii=False)
+        if token not in rows and "\\" not in rows:
+            return []
+        rows = [row[1:] for row in metric_rows_from_json("", rows)[0]]
+    values = []
+    for row in rows:
+        if row[0] == primary:
+            value = row[3]
+            if value is not None:
+                values.append(value)
+            elif row[2] == ValueKind.NAN:
+                values.append(math.nan)
+    return values
 
 
 def _argument(value: Any) -> str:
