@@ -40,6 +40,7 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import select
 import signal
 import socket
 import sys
@@ -224,12 +225,16 @@ class _TrialHost:
         received: list[TrialOutcome] = []
         signalled: list[int] = []
         conn = self._conn
+        # one poll object for the trial (Connection.poll builds a selector on every call)
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN)
+        ready = poller.poll
         output = self._output
         mirror = _OutputMirror(output.fileno(), output_start, spec.run_directory)
 
         def is_done() -> bool:
             mirror.copy()
-            if not conn.poll(POLL_SECONDS):
+            if not ready(POLL_SECONDS * 1000):
                 return False
             try:
                 received.append(conn.recv())
