@@ -20,8 +20,9 @@ tuples or objects must reach the function as it was given), and only the trial s
 Messages (each gets one reply):
 
 - ``("log", run_id, rows, sync)`` -> ``("ok", stop)`` once the rows are committed to the store,
-  or ``("error", why)``: metric rows ``(name, step, kind, value, text, time)``; ``stop`` is
-  ``None`` or the reason string when the run must stop.
+  or ``("error", why)``: metric rows ``(name, step, kind, value, text, time)``, a list or the
+  JSON text of one (what SQLite inserts by itself: :func:`hdnotebook.store.metric_rows_json`);
+  ``stop`` is ``None`` or the reason string when the run must stop.
 - ``("next", lane_id, outcome, info)`` -> ``("ok", spec)``: a lane reports how its last trial
   ended (``outcome``, ``None`` at its start) and gets the next trial's ``TrialSpec``, or ``None``
   when there is no more work for it; ``info`` says where the lane runs (pid, host, its trial
