@@ -402,7 +402,11 @@ export function colourBar(colouring, theme) {
 }
 
 // `colouring`: curveColouring's answer, so a run has the same colour here as in the curves and the table
-export function parallelCoordinates(state, selected, height, brushes = {}, theme, width, colouring = curveColouring(state)) {
+// `cache` (an object the caller keeps): with many runs, the lines of the runs that are neither
+// running, selected nor the best are merged plotly traces rebuilt only when one of them changes; the
+// others come back as `overlay` lines (drawn on an SVG over the plot, as the curves' overlay), so a
+// streaming update leaves the plotly figure as it was
+export function parallelCoordinates(state, selected, height, brushes = {}, theme, width, colouring = curveColouring(state), cache = {}) {
   const ids = state.order;
   const axes = pcAxes(state);
   const inside = brushedRuns(state, brushes, axes);
@@ -414,6 +418,7 @@ export function parallelCoordinates(state, selected, height, brushes = {}, theme
     const color = runColor(row, colouring, theme);
     const none = colouring.mode === "metric" && (row.best === null || row.best === undefined);
     let style = { key: "normal", color, width: 1.5, opacity: none ? 0.5 : 0.8 };
+    if (row.status === "Running") style = { ...style, key: "running", opacity: 0.9 };
     if (id === (state.header || {}).best_run) style = { ...style, key: "best", width: 3.5, opacity: 1 };
     if (inside && !inside.has(id)) style = { key: "dimmed", color: theme.dimmed, width: 1, opacity: 0.6, merged: theme.dimmed };
     if (id === selected) style = { key: "selected", color: theme.selected, width: 4, opacity: 1 };
@@ -421,8 +426,15 @@ export function parallelCoordinates(state, selected, height, brushes = {}, theme
     lines.push({ id, x: y.map((_, k) => k), y, text: hoverText(row, state), style, bin: color });
   });
   let data;
-  if (lines.length <= MAX_TRACES) {
+  let overlay = [];
+  const many = lines.length > MAX_TRACES;
+  const bgKey = many ? `${width}|${height}|${theme.font}|${colouring.mode}|` + lines.map((l) => (OWN.has(l.style.key) ? "" :
+    `${l.id}:${l.style.key}:${l.style.color}:${l.y.map((v) => (v === null ? "" : v.toFixed(4))).join(",")}`)).join(";") : null;
+  if (!many) {
     data = linesToTraces(lines, "%{text}<extra></extra>");
+  } else if (cache.key === bgKey) {
+    data = cache.data;
+    overlay = lines.filter((l) => OWN.has(l.style.key)).sort((a, b) => Z[a.style.key] - Z[b.style.key]);
   } else {
     // merge per colour so the colour still tells the metric (or parameter); the dimmed lines into one trace
     const groups = new Map();
@@ -436,10 +448,18 @@ export function parallelCoordinates(state, selected, height, brushes = {}, theme
     data = [];
     if (groups.has("dimmed")) data.push(linesToTracesMerged("dimmed", groups.get("dimmed"), "%{text}<extra></extra>"));
     for (const [g, group] of groups) if (g !== "dimmed") data.push(linesToTracesMerged(g, group, "%{text}<extra></extra>"));
-    data.push(...linesToTraces(others, "%{text}<extra></extra>"));
+    // the running, selected and best runs: on the overlay
+    overlay = others.filter((l) => OWN.has(l.style.key)).sort((a, b) => Z[a.style.key] - Z[b.style.key]);
+    data.push(...linesToTraces(others.filter((l) => !OWN.has(l.style.key)), "%{text}<extra></extra>"));
+    const bar = colourBar(colouring, theme);
+    if (bar) data.push(bar);
+    cache.key = bgKey;
+    cache.data = data;
   }
-  const bar = colourBar(colouring, theme);
-  if (bar) data.push(bar);
+  if (!many) {
+    const bar = colourBar(colouring, theme);
+    if (bar) data.push(bar);
+  }
   const layout = baseLayout("Parallel coordinates", height, theme, width);
   layout.margin = { l: 50, r: 40, t: 56, b: 20 };
   layout.xaxis = { range: [-0.4, n - 0.6], showgrid: false, zeroline: false, showticklabels: false, fixedrange: true };
@@ -458,7 +478,7 @@ export function parallelCoordinates(state, selected, height, brushes = {}, theme
       layout.annotations.push({ x: k, y: t.pos, xanchor: "right", xshift: -3, text: t.text, showarrow: false, font: { size: 9, color: theme.font2 } });
     }
   });
-  return { data, layout, axes, inside };
+  return { data, layout, axes, inside, overlay };
 }
 
 function linesToTracesMerged(name, lines, hovertemplate) {

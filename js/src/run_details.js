@@ -31,6 +31,7 @@ const MIN_DRAW_MS = 250; // at most 4 redraws a second, however fast messages co
 // stays idle 16x as long as they took (they are dear with many runs; the table and curves follow at once)
 const SECONDARY_MS = 5000;
 const SECONDARY_IDLE = 16;
+const TIME_MS = 15000; // and the time chart every 15 s, or when a run ended
 const SVG_NS = "http://www.w3.org/2000/svg";
 const IDLE_PER_DRAW = 4; // and the page idle 4x as long as a draw took: the main thread <= 20 % busy
 const PLOT_CONFIG = { displaylogo: false, responsive: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
@@ -240,6 +241,8 @@ function render({ model, el }) {
   let secondaryTimer = null;
   const secondaryRuns = new Set(); // runs changed since the secondary charts were last drawn
   let overlayLines = []; // many runs: the selected, best and running runs, drawn over the curves
+  let lastTime = 0; // when the time chart was last drawn
+  let timeStale = null; // whether runs changed since (null: never drawn)
   let insightDirty = true; // runs changed since the insight panel was last drawn
   // which of the dearer charts are on screen (IntersectionObserver; unknown = assume on screen);
   // one that comes into view with changes not drawn yet is drawn then
@@ -254,22 +257,23 @@ function render({ model, el }) {
     if (back && alive) drawInsightSoon();
   }, { rootMargin: "200px" });
 
-  // the overlay of the learning curves: an SVG over plotly's plot area, in its axes' pixels
-  function drawOverlay() {
-    const fl = ui.curves._fullLayout;
-    let svg = ui.curves.querySelector("svg.hd-overlay");
-    if (!overlayLines.length || !fl || !fl._size) { if (svg) svg.remove(); return; }
+  // the overlay of the learning curves (and of the parallel coordinates): an SVG over plotly's plot
+  // area, in its axes' pixels
+  function drawOverlay(div = ui.curves, lines = overlayLines) {
+    const fl = div._fullLayout;
+    let svg = div.querySelector("svg.hd-overlay");
+    if (!lines.length || !fl || !fl._size) { if (svg) svg.remove(); return; }
     if (!svg) {
       svg = document.createElementNS(SVG_NS, "svg");
       svg.setAttribute("class", "hd-overlay");
-      ui.curves.style.position = "relative";
-      ui.curves.appendChild(svg);
+      div.style.position = "relative";
+      div.appendChild(svg);
     }
     const size = fl._size;
     Object.assign(svg.style, { left: `${size.l}px`, top: `${size.t}px`, width: `${size.w}px`, height: `${size.h}px` });
     // the elements are kept and only their attributes change (an update moves a few path ends):
     // new elements would make the browser re-layer the page's paint, dear with many chart elements
-    const paths = overlayPaths(overlayLines, fl);
+    const paths = overlayPaths(lines, fl);
     const want = [...paths.map((p) => ["path", p]), ...paths.filter((p) => p.head).map((p) => ["circle", p])];
     while (svg.childNodes.length > want.length) svg.lastChild.remove();
     want.forEach(([tag, p], i) => {
@@ -290,12 +294,14 @@ function render({ model, el }) {
       }
       if (node.firstChild.textContent !== p.title) node.firstChild.textContent = p.title;
     });
-    svg.dataset.lines = String(overlayLines.length);
+    svg.dataset.lines = String(lines.length);
   }
-  ui.curves.addEventListener("click", (ev) => {
-    const path = ev.target.closest && ev.target.closest("svg.hd-overlay [data-run]");
-    if (path) select(path.dataset.run);
-  });
+  for (const div of [ui.curves, ui.parcoords]) {
+    div.addEventListener("click", (ev) => {
+      const path = ev.target.closest && ev.target.closest("svg.hd-overlay [data-run]");
+      if (path) select(path.dataset.run);
+    });
+  }
 
   function markAll() { pending.full = true; }
 
@@ -396,17 +402,30 @@ function render({ model, el }) {
     if (secondaryRuns.size && secondaryDue && onScreen) {
       lastSecondary = Date.now();
       const ts = performance.now();
+      // the time chart (a marker per run): while runs stream, again when a run ended, else every TIME_MS
+      const timeDue = forced || state.order.length <= 100 || timeStale === null || Date.now() - lastTime >= TIME_MS
+        || [...secondaryRuns].some((id) => state.runs[id] && TERMINAL.has(state.runs[id].status));
+      const changedIds = [...secondaryRuns];
       secondaryRuns.clear();
       if (drawParcoords(width)) work.full = true; // the brush changed what is shown
       lap("parcoords");
-      how.time = plot(ui.time, metricOverTime(state, view.selected, Math.round(height * 0.8), theme, width),
-        `${(state.meta || {}).primary} of each run over time, and the best so far`);
+      if (timeDue || work.full) {
+        lastTime = Date.now();
+        timeStale = false;
+        how.time = plot(ui.time, metricOverTime(state, view.selected, Math.round(height * 0.8), theme, width),
+          `${(state.meta || {}).primary} of each run over time, and the best so far`);
+      } else { // kept for the next time (the timer below comes back for it)
+        timeStale = true;
+        for (const id of changedIds) secondaryRuns.add(id);
+      }
       if (!work.full) lastSecondaryMs = performance.now() - ts;
-    } else if (secondaryRuns.size && onScreen && !secondaryTimer) {
-      secondaryTimer = setTimeout(() => { secondaryTimer = null; schedule(); }, secondaryGap - (Date.now() - lastSecondary));
+    }
+    if (secondaryRuns.size && onScreen && !secondaryTimer) { // changes not drawn yet: come back for them
+      secondaryTimer = setTimeout(() => { secondaryTimer = null; schedule(); },
+        Math.max(0, Math.max(SECONDARY_MS, SECONDARY_IDLE * lastSecondaryMs) - (Date.now() - lastSecondary)));
     }
     el.dataset.secondaryPending = String(secondaryRuns.size);
-    lap("secondary");
+    lap("time");
     const colouring = curveColouring(state, view.colourBy);
     view.colorOf = (row) => runColor(row, colouring, theme);
     const [shown, drawn] = renderTable(ui.table, state, view, work.full ? null : work.runs);
@@ -461,11 +480,21 @@ function render({ model, el }) {
     }, 0);
   }
 
+  // many runs: the merged background of the parallel coordinates (rebuilt only when a run in it changed)
+  const pcCache = {};
+  let pcDrawn = null; // [data, layout signature] last given to plotly
   function drawParcoords(width) {
     pc = parallelCoordinates(state, view.selected, model.get("height") || 300, view.brushes, theme, width || chartWidth(),
-      curveColouring(state, view.colourBy));
+      curveColouring(state, view.colourBy), pcCache);
     ui.parcoords.style.height = `${pc.layout.height}px`;
-    Plotly.react(ui.parcoords, pc.data, pc.layout, PLOT_CONFIG);
+    // a streaming update changes only the overlay's lines: the plotly figure is left as it was
+    const sig = JSON.stringify(pc.layout);
+    if (!pcDrawn || pcDrawn[0] !== pc.data || pcDrawn[1] !== sig || !ui.parcoords.data) {
+      Plotly.react(ui.parcoords, pc.data, pc.layout, PLOT_CONFIG);
+      pcDrawn = [pc.data, sig];
+      ui.parcoords.dataset.redrawn = String(Number(ui.parcoords.dataset.redrawn || 0) + 1);
+    }
+    drawOverlay(ui.parcoords, pc.overlay);
     const before = view.brushed ? [...view.brushed].join() : null;
     view.brushed = pc.inside;
     const changed = (pc.inside ? [...pc.inside].join() : null) !== before;
@@ -588,6 +617,7 @@ function render({ model, el }) {
       if (div.on && !div.__hdBound) {
         div.__hdBound = true;
         if (div === ui.curves) div.on("plotly_afterplot", () => drawOverlay());
+        if (div === ui.parcoords) div.on("plotly_afterplot", () => pc && drawOverlay(ui.parcoords, pc.overlay));
         div.on("plotly_click", (ev) => {
           const id = ev && ev.points && ev.points[0] && ev.points[0].customdata;
           if (brushDrag && (brushDrag.clears || brushDrag.moved)) return; // it drew or cleared a brush
