@@ -35,7 +35,10 @@ per second to every running run for ``--stream`` seconds, as trials would. Repor
 first full draw; each incremental draw (JavaScript time, and time until the next frame is painted);
 how busy the page's main thread was while streaming (Chrome's TaskDuration over wall time); and how
 many draws were full redraws. Targets (issue 14): first draw <= 1.5 s, an update <= 100 ms, main
-thread <= 20 % busy.
+thread <= 20 % busy. ``--trace FILE`` also writes a Chrome trace of the streaming and prints the
+page's main-thread time by trace event (script, paint, layerize...: where the busy time goes).
+
+    python bench/widget.py --browser --stream 20 [--trace /tmp/rundetails-trace.json]
 """
 
 from __future__ import annotations

@@ -273,6 +273,10 @@ def test_charts_follow_resize_sidebar_and_theme(tmp_path: Path) -> None:
                     _check_geometry(geo, label)
                     widths[label] = geo["area"]
                     tags[label] = _check_early_tags(page, label)
+                    table = page.locator(W).nth(1).locator(".hd-table-wrap")
+                    table.scroll_into_view_if_needed()
+                    (REPO / "test-artifacts").mkdir(exist_ok=True)
+                    table.screenshot(path=str(REPO / "test-artifacts" / f"rundetails-early-table-{width}.png"))
                 assert widths["800"] < widths[1280] - 300 and abs(widths["1280 again"] - widths[1280]) <= 2, widths
                 # the left sidebar closed (the notebook gets wider) and opened again
                 sidebar_open = geo["area"]
