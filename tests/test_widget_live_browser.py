@@ -72,9 +72,16 @@ def _finished(snap: dict) -> int:
     return sum(s in ("Completed", "Canceled", "Failed") for s in snap["children"].values())
 
 
+def _wait_cell(page):
+    """The wait cell, scrolled into view: JupyterLab 4 and Notebook 7 render only the cells near the
+    viewport, and the widget above it grows as runs finish (its insight panel)."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(2)
+    cell.scroll_into_view_if_needed()
+    return cell
+
+
 def _wait_cell_busy(page) -> bool:
-    prompt = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-InputPrompt").inner_text()
-    return "*" in prompt
+    return "*" in _wait_cell(page).locator(".jp-InputPrompt").inner_text()
 
 
 def _dom(page) -> dict:
@@ -150,7 +157,7 @@ def _drive(app: str, tmp_path: Path) -> None:
             statuses = list(final.values())
             assert final[target] == "Canceled"
             assert statuses.count("Completed") < RUNS and "Running" not in statuses, final
-            assert "waited Canceled" in page.locator(".jp-Notebook .jp-Cell").nth(2).inner_text()
+            assert "waited Canceled" in _wait_cell(page).inner_text()
             screenshot(page, f"rundetails-live-{app}-canceled.png")
             ours = [e for e in errors if "anywidget" in e or "blob:" in e or "hdnotebook" in e]
             assert not ours, ours
@@ -183,7 +190,7 @@ def test_saved_notebook_exported_to_html_shows_the_final_state_offline(tmp_path)
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
             open_notebook(page, server, "share.ipynb")
             run_all_cells(page)
-            _until(lambda: "waited Completed" in page.locator(".jp-Notebook .jp-Cell").nth(2).inner_text(), 120,
+            _until(lambda: "waited Completed" in _wait_cell(page).inner_text(), 120,
                    "the experiment completed", page, "share")
             _until(lambda: _dom(page)["status"] == "Completed" and _dom(page)["rows"] == SHARE_RUNS, 15,
                    "the live view shows the final state", page, "share")
