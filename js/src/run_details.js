@@ -447,7 +447,7 @@ function render({ model, el }) {
     // the insight panel: redrawn when runs finish (it keeps its own signature), while on screen, in a
     // task of its own after this draw (the charts above it show first)
     if (runsChanged) insightDirty = true;
-    drawInsightSoon();
+    drawInsightSoon(forced);
     bindPlotClicks();
     draws += 1;
     el.dataset.draws = String(draws);
@@ -467,17 +467,28 @@ function render({ model, el }) {
     el.dataset.seq = String(shared.seq);
   }
 
+  // with many runs finishing while the experiment runs, it follows as the secondary charts do: at
+  // most every SECONDARY_MS, and SECONDARY_IDLE times its cost (`now`: a full draw, or the end)
   let insightTimer = null;
-  function drawInsightSoon() {
-    if (!insightDirty || insightTimer || seen.get(insightBox) === false) return;
+  let lastInsight = 0;
+  let lastInsightMs = 0;
+  function drawInsightSoon(now = false) {
+    if (!insightDirty || seen.get(insightBox) === false) return;
+    const live = state.header && !TERMINAL.has(state.header.status);
+    const wait = now || !live || state.order.length <= 100 ? 0
+      : Math.max(0, Math.max(SECONDARY_MS, SECONDARY_IDLE * lastInsightMs) - (Date.now() - lastInsight));
+    if (insightTimer && !now) return;
+    if (insightTimer) clearTimeout(insightTimer);
     insightTimer = setTimeout(() => {
       insightTimer = null;
       if (!alive || !Plotly || !el.isConnected || !theme) return;
       insightDirty = false;
       const ts = performance.now();
       insight.draw(Plotly, state, theme, chartWidth());
-      el.dataset.insightMs = String(Math.round(performance.now() - ts));
-    }, 0);
+      lastInsight = Date.now();
+      lastInsightMs = performance.now() - ts;
+      el.dataset.insightMs = String(Math.round(lastInsightMs));
+    }, wait);
   }
 
   // many runs: the merged background of the parallel coordinates (rebuilt only when a run in it changed)
