@@ -772,8 +772,7 @@ class StoreWriter(threading.Thread):
                           file=sys.stderr)
                     return {}
                 with self._cv:
-                    if not self._stopping:
-                        self._work.wait(delay)
+                    self._work.wait(delay)  # stop() and a waiter wake it sooner
                 delay = min(delay * 2, self.RETRY_SECONDS)
 
     def _apply(self, conn: sqlite3.Connection, batch: list[_Write]) -> dict[int, RowRejected]:
