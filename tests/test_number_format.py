@@ -1,7 +1,8 @@
 """One number format in every view: Python's ``format_number`` (static HTML, text views, the server)
 and every JavaScript formatter (the widget's ``fmt`` in js/src/state.js, which the sidebar's
 experiment tab and the /hdnotebook page draw with too, and the experiment list's in hdviews.js)
-write the same text for the same value. Runs the JavaScript in ``node``."""
+write the same text for the same value, and plotly's ticks and hover values (d3-format, as the charts
+spell it) agree for every non-integer from 1e-6 to 1e21. Runs the JavaScript in ``node``."""
 
 from __future__ import annotations
 
@@ -48,8 +49,11 @@ const values = JSON.parse(require("fs").readFileSync(0, "utf8")).map((v) => {
   return v;
 });
 const list = require(path.join(repo, "hdnotebook/server/static/hdviews.js"));
+let d3 = null; // plotly's number formatting, from the widget's npm dependencies when installed
+try { d3 = require(path.join(repo, "js/node_modules/d3-format")); } catch (e) { /* not installed */ }
 import(path.join(repo, "js/src/state.js")).then((state) => {
-  process.stdout.write(JSON.stringify({ widget: values.map(state.fmt), list: values.map(list.format) }));
+  const plotly = d3 ? values.map((v) => (typeof v === "number" ? d3.format(state.PLOTLY_NUMBER)(v) : null)) : null;
+  process.stdout.write(JSON.stringify({ widget: values.map(state.fmt), list: values.map(list.format), plotly }));
 });
 """
 
@@ -64,6 +68,14 @@ def test_every_javascript_formatter_writes_what_python_writes() -> None:
     for name in ("widget", "list"):
         wrong = [(v, p, j) for v, p, j in zip(VALUES, want, shown[name]) if p != j]
         assert not wrong, f"{name}: (value, Python, JavaScript) that differ: {wrong}"
+    # the charts' ticks and hover values (plotly, d3-format): the same for non-integers from 1e-6 to 1e21
+    if shown["plotly"] is None:
+        pytest.skip("js/node_modules has no d3-format (npm install in js/ brings it with plotly)")
+    charted = [(v, p, j) for v, p, j in zip(VALUES, want, shown["plotly"])
+               if isinstance(v, float) and math.isfinite(v) and v != int(v) and 1e-6 <= abs(v) < 1e21]
+    assert len(charted) >= 20
+    wrong = [c for c in charted if c[1] != c[2]]
+    assert not wrong, f"plotly: (value, Python, d3) that differ: {wrong}"
 
 
 def test_the_cases_that_tell_formats_apart() -> None:

@@ -1,7 +1,7 @@
 // Plotly figures of the view state: learning curves, parallel coordinates, metric over time.
 // Pure functions: state in, {data, layout} out. Everything is SVG (no WebGL), so many widgets in one
 // notebook never run out of WebGL contexts and headless browsers draw them too.
-import { fmt, hoverText, shortId } from "./state.js";
+import { PLOTLY_NUMBER, fmt, hoverText, shortId } from "./state.js";
 import { PALETTE, STATUS_COLORS, STATUS_DASH } from "./theme.js";
 
 export const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
@@ -218,10 +218,10 @@ export function learningCurves(state, metric, selected, height, theme, width, on
   }
   const layout = baseLayout(`Learning curves: ${metric}`, height, theme, width);
   layout.xaxis = { ...layout.xaxis, title: { text: "interval", font: { color: theme.font } }, zeroline: false };
-  layout.yaxis = { ...layout.yaxis, title: { text: metric, font: { color: theme.font } }, zeroline: false, tickformat: ".4~g" };
+  layout.yaxis = { ...layout.yaxis, title: { text: metric, font: { color: theme.font } }, zeroline: false, tickformat: PLOTLY_NUMBER };
   if (range === undefined) range = robustRange(all) || (many ? paddedRange(all) : null);
   if (range) layout.yaxis.range = range;
-  const hover = "%{text}<br>interval %{x}: %{y:.4~g}<extra></extra>";
+  const hover = `%{text}<br>interval %{x}: %{y:${PLOTLY_NUMBER}}<extra></extra>`;
   if (lines.length <= MAX_TRACES) return { data: linesToTraces(lines, hover), layout, colouring, overlay: [] };
   // many runs: the runs that ended are plotly traces (merged by style), drawn again only when the
   // layout changes; the selected, best and running runs go on a light SVG overlay (overlayPaths) that
@@ -377,7 +377,7 @@ export function brushedRuns(state, brushes, axes = pcAxes(state)) {
 export function colourBar(colouring, theme) {
   if (colouring.mode === "run") return null;
   const colorbar = { title: { text: colouring.name, side: "right", font: { color: theme.font } }, thickness: 10, len: 0.8,
-    tickfont: { color: theme.font2 }, outlinecolor: theme.border, tickformat: ".4~g" };
+    tickfont: { color: theme.font2 }, outlinecolor: theme.border, tickformat: PLOTLY_NUMBER };
   const marker = { showscale: true, colorbar };
   if (colouring.mode === "param" && colouring.categorical) {
     const k = colouring.cats.length;
@@ -524,7 +524,7 @@ export function metricOverTime(state, selected, height, theme, width) {
   ];
   const layout = baseLayout(`${meta.primary} per run over time (best of each run)`, height, theme, width);
   layout.xaxis = { ...layout.xaxis, type: "date", title: { text: "time the run ended (or last logged)", font: { color: theme.font } } };
-  layout.yaxis = { ...layout.yaxis, title: { text: meta.primary, font: { color: theme.font } }, zeroline: false, tickformat: ".4~g" };
+  layout.yaxis = { ...layout.yaxis, title: { text: meta.primary, font: { color: theme.font } }, zeroline: false, tickformat: PLOTLY_NUMBER };
   const range = robustRange(pts.map((p) => p.r.best));
   if (range) layout.yaxis.range = range;
   return { data, layout };

@@ -11,7 +11,7 @@
 //   runs it was made from (the Completed rows) as points; before 3 runs Completed, a scatter of the finished runs;
 // - a timeline: which lane ran which run, when (the lane the engine recorded in each run's details),
 //   and which the policy stopped.
-import { TERMINAL, fmt } from "./state.js";
+import { PLOTLY_NUMBER, TERMINAL, fmt } from "./state.js";
 import { STATUS_COLORS } from "./theme.js";
 import { esc } from "./page.js";
 
@@ -126,7 +126,7 @@ export function mountInsight({ container }) {
         { type: "contour", x: cx.values, y: cy.values, z: contour.z, colorscale: "Viridis", reversescale: state.meta.goal === "minimize",
           contours: { coloring: "heatmap" }, line: { width: 0.5, color: "rgba(255,255,255,0.5)" },
           colorbar: { title: { text: primary }, thickness: 10 },
-          hovertemplate: `${esc(cx.name)}=%{x}<br>${esc(cy.name)}=%{y}<br>${esc(primary)} \u2248 %{z:.4g}<extra></extra>` },
+          hovertemplate: `${esc(cx.name)}=%{x}<br>${esc(cy.name)}=%{y}<br>${esc(primary)} \u2248 %{z:${PLOTLY_NUMBER}}<extra></extra>` },
         { type: "scatter", mode: "markers", x: used.map((r) => r.params[cx.name]), y: used.map((r) => r.params[cy.name]),
           text: used.map((r) => `run #${r.number}: ${fmt(r.best)}`), hoverinfo: "text", customdata: used.map((r) => r.id),
           marker: { color: "rgba(255,255,255,0.85)", size: 7, line: { color: "#222", width: 1 } } }],

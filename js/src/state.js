@@ -62,6 +62,11 @@ export function fmt(v) {
   return String(v);
 }
 
+// fmt in plotly's (d3-format's) words, for axis ticks and hover values: the same text as fmt for every
+// non-integer from 1e-6 to 1e21 (tests/test_number_format.py checks it); plotly's ".4~g" would write
+// 123456.7 as 1.235e+5 where the table says 123500
+export const PLOTLY_NUMBER = ".4~r";
+
 export function fmtSeconds(s) {
   s = Math.max(0, s);
   if (s < 60) return `${s.toFixed(1)} s`;
