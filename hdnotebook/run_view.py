@@ -347,6 +347,26 @@ class RunDetailsModel:
             self._contour_cache = (key, grid)
         return self._contour_cache[1]
 
+    def refresh_insight(self) -> dict[str, Any]:
+        """Ask the importance and contour functions again (their answers changed without a change
+        in the store: the server's come from a job in the background); the ``update`` message that
+        carries the new header (and ``meta``, when the contour changed)."""
+        with self._lock:
+            old_meta = self._meta
+            self._importance = (-1, {})
+            self._contour_cache = (None, None)
+            self._meta = None
+            self.seq += 1
+            msg: dict[str, Any] = {"type": "update", "seq": self.seq, "header": self.header(), "runs": [], "points": []}
+            if self.meta() != old_meta:
+                msg["meta"] = copy.deepcopy(self.meta())
+            return msg
+
+    def completed(self) -> int:
+        """How many runs Completed (what the importances and the contour are computed over)."""
+        with self._lock:
+            return sum(1 for r in self.rows.values() if r["status"] == RunStatus.COMPLETED)
+
     def run_detail(self, run_id: str) -> dict[str, Any]:
         """What an expanded row shows of one run of this experiment (read when asked, not kept):
         every metric it logged, parameters, output tail, error and traceback, stop reason, links.

@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "run_view": 4,  # the one view model of a run: widget, sidebar and /hdnotebook page draw from it
     "run": 5,
     "experiment_run": 5,
+    "insight_job": 5,  # the insight of a run in a process of its own (the server runs it, never imports it)
     "engine": 6,
     "examples": 6,  # training functions for the demos: they log through Run
     "mlflow_store": 6,  # mlflow's tracking-store plugin in trials: it logs through Run

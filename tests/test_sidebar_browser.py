@@ -7,6 +7,7 @@ errors; the plain /hdnotebook page shows the same view. Screenshots go to test-a
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -240,6 +241,14 @@ def test_plain_page_shows_the_same_view(lab: Any) -> None:
     assert "hd-best" in (best_row.get_attribute("class") or "") and best in best_row.inner_text()
     until(lambda: "lr (log)" in view.locator(".hd-parcoords .annotation-text").evaluate_all("els => els.map(e => e.textContent)"),
           30, "the log axis of lr", page)
+    # the insight views: the importances the kernel computes, from the server's job in its own process
+    if importlib.util.find_spec("sklearn") is not None:
+        from hdnotebook.widgets.run_details import kernel_view_model
+
+        want = kernel_view_model(lab["workspace"].store, run.id).header()["importance"]["values"]
+        bars = view.locator(".hd-imp-row")
+        until(lambda: bars.count() == len(want) == 2, 90, "the importance bars", page)
+        assert {b.get_attribute("data-param"): float(b.get_attribute("data-value")) for b in bars.all()} == want
     page.screenshot(path=os.path.join(ARTIFACTS, "plain-page.png"))
     page.close()
     assert errors == []
