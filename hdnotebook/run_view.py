@@ -185,13 +185,14 @@ class RunDetailsModel:
             [run_id, name, start, list(self.series[run_id][name][start:])]
             for (run_id, name), start in sorted(chunks.items(), key=lambda kv: (self._index(kv[0][0]), kv[0][1]))
         ]
+        meta, header = self.meta(), self.header()  # before seq moves: a view never misses a number
         self.seq += 1
         msg: dict[str, Any] = {"type": "update", "seq": self.seq}
-        if self.meta() != old_meta:  # the parent appeared, or its config details changed
-            msg["meta"] = copy.deepcopy(self.meta())
+        if meta != old_meta:  # the parent appeared, or its config details changed
+            msg["meta"] = copy.deepcopy(meta)
         return {
             **msg,
-            "header": self.header(),
+            "header": header,
             "runs": [copy.deepcopy(self.rows[r]) for r in self._order if r in changed],
             "points": points,
         }
@@ -341,7 +342,8 @@ class RunDetailsModel:
         if self._contour_cache[0] != key:
             try:
                 grid = self._contour_of(stored, [r["params"] for r in done], [r["best"] for r in done], names)
-                grid["trials"] = len(grid["trials"])  # the points are the rows' (the view has them)
+                if grid is not None:  # the points are the rows' (the view has them); the answer is not ours to change
+                    grid = {**grid, "trials": len(grid["trials"])}
             except ValueError:  # fewer than 3 Completed runs, or an expression that cannot be read back
                 grid = None
             self._contour_cache = (key, grid)
@@ -356,10 +358,11 @@ class RunDetailsModel:
             self._importance = (-1, {})
             self._contour_cache = (None, None)
             self._meta = None
+            meta, header = self.meta(), self.header()
             self.seq += 1
-            msg: dict[str, Any] = {"type": "update", "seq": self.seq, "header": self.header(), "runs": [], "points": []}
-            if self.meta() != old_meta:
-                msg["meta"] = copy.deepcopy(self.meta())
+            msg: dict[str, Any] = {"type": "update", "seq": self.seq, "header": header, "runs": [], "points": []}
+            if meta != old_meta:
+                msg["meta"] = copy.deepcopy(meta)
             return msg
 
     def completed(self) -> int:

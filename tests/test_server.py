@@ -635,3 +635,20 @@ def test_view_models_keep_a_bounded_history_and_evict_the_least_recently_used(si
     views.messages(key, store, made)
     views.messages(("y" * 16, done), store, 0)
     assert len(views) == 2 and key in views and ("x" * 16, done) not in views
+
+
+def test_the_model_leaves_the_answers_it_is_given_alone_and_numbers_every_update(site: Any) -> None:
+    """The server's insight job answers with the same grid until it answers again: the model asks
+    for it more than once and must not change it (it did: the second ask raised, and the update
+    it was making was numbered and lost, so views waited for it forever)."""
+    from hdnotebook.run_view import RunDetailsModel
+
+    grid = {"x": {"name": "lr"}, "y": {"name": "bs"}, "z": [[0.5]], "trials": [[0.1, 1, 0.5]] * 3}
+    model = RunDetailsModel(site["workspace"].store, site["done"].id, contour=lambda *_: grid)
+    seqs = [model.seq]
+    for _ in range(3):
+        msg = model.refresh_insight()
+        seqs.append(msg["seq"])
+        assert model.meta()["contour"]["trials"] == 3
+    assert grid["trials"] == [[0.1, 1, 0.5]] * 3
+    assert seqs == list(range(seqs[0], seqs[0] + 4))

@@ -21,6 +21,7 @@ export function createRestModel({ workspace, run, interval = 1000, height = 300 
   const handlers = new Map(); // event name -> Set of callbacks
   let seq = 0;
   let epoch = "";
+  let wantSnapshot = false; // the view asked for one: the next polls ask with seq 0 until one comes
   let timer = null;
   let closed = false;
   let quietPolls = 0; // polls since the experiment ended that brought nothing
@@ -48,7 +49,7 @@ export function createRestModel({ workspace, run, interval = 1000, height = 300 
     },
     send(msg) {
       if (!msg || typeof msg !== "object") return;
-      if (msg.type === "snapshot") { seq = 0; pollSoon(0); }
+      if (msg.type === "snapshot") { wantSnapshot = true; pollSoon(0); }
       else if (msg.type === "run_detail") detail(msg);
       else if (msg.type === "steer") post(run, "steer", { action: msg.action, args: msg.args || {} });
       else if (msg.type === "cancel_run" && typeof msg.run_id === "string") post(msg.run_id, "cancel", { reason: "canceled from the experiment view" });
@@ -56,6 +57,7 @@ export function createRestModel({ workspace, run, interval = 1000, height = 300 
     },
     // not anywidget's: the first answer (a promise), a poll now, the last error, and the end
     ready: null,
+    stats: { polls: 0, errors: 0, messages: 0 }, // for tests and benchmarks
     refresh() { pollSoon(0); },
     error: () => lastError,
     close() { closed = true; clearTimeout(timer); handlers.clear(); },
@@ -80,7 +82,9 @@ export function createRestModel({ workspace, run, interval = 1000, height = 300 
   }
 
   async function poll() {
-    const res = await restFetch(workspace, run, "view", { query: `?seq=${seq}&epoch=${epoch}` });
+    model.stats.polls += 1;
+    model.stats.asked = seq;
+    const res = await restFetch(workspace, run, "view", { query: `?seq=${wantSnapshot ? 0 : seq}&epoch=${epoch}` });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error(`${res.status} ${body.message || res.statusText}`);
     if (closed) return;
@@ -88,7 +92,8 @@ export function createRestModel({ workspace, run, interval = 1000, height = 300 
     let news = false;
     for (const msg of body.messages || []) {
       news = true;
-      if (msg.type === "snapshot") model.set("_snapshot", { ...msg, epoch });
+      model.stats.messages += 1;
+      if (msg.type === "snapshot") { wantSnapshot = false; model.set("_snapshot", { ...msg, epoch }); }
       else emit("msg:custom", msg, []);
       seq = msg.seq;
     }
@@ -110,7 +115,11 @@ export function createRestModel({ workspace, run, interval = 1000, height = 300 
     if (closed) return;
     if (busy || (typeof document !== "undefined" && document.hidden)) { pollSoon(busy ? 100 : interval); return; }
     busy = true;
-    try { await poll(); lastError = null; } catch (e) { lastError = e; emit("error", e); }
+    try {
+      await poll();
+      if (lastError) emit("ok");
+      lastError = null;
+    } catch (e) { lastError = e; model.stats.errors += 1; emit("error", e); }
     busy = false;
     pollSoon(quietPolls > 2 ? 5 * interval : interval);
   }

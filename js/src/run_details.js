@@ -749,10 +749,18 @@ function render({ model, el }) {
 // from the server's copy of the view model (js/src/rest_model.js); returns {model, dispose, refresh}.
 export function mountRunView(el, { workspace, run, interval = 1000 }) {
   const model = createRestModel({ workspace, run, interval });
+  el.hdRestModel = model; // its stats, for tests
   el.classList.add("hdnotebook-rundetails");
-  el.innerHTML = `<div class="hd-title">RunDetails: loading\u2026</div><div class="hd-rest-error" role="status"></div>`;
-  const showError = (e) => { const box = el.querySelector(".hd-rest-error"); if (box) box.textContent = `cannot reach the hdnotebook server extension: ${e.message || e}`; };
+  el.innerHTML = `<div class="hd-title">RunDetails: loading\u2026</div>`;
+  // a failed poll says so on the view (cleared by the next one that works)
+  const showError = (e) => {
+    let box = el.querySelector(".hd-rest-error");
+    if (!box) { box = document.createElement("div"); box.className = "hd-rest-error hd-warning"; box.setAttribute("role", "status"); el.prepend(box); }
+    box.hidden = !e;
+    box.textContent = e ? `the hdnotebook server extension did not answer: ${e.message || e} (trying again)` : "";
+  };
   model.on("error", showError);
+  model.on("ok", () => showError(null));
   let ends = [];
   let disposed = false;
   model.ready.then(() => {
