@@ -3,8 +3,8 @@
 // the widget's own `render` through it, so the three views show the same thing.
 //
 // It polls GET .../runs/RUN/view?seq=N&epoch=E (about once a second; every 5 s once the experiment
-// has ended): a `snapshot` answer becomes the `_snapshot` attribute (as the kernel's synced trait),
-// `update` answers become `msg:custom` events (as the kernel's messages). What the front end sends
+// has ended or while no view of it is on screen, e.g. a JupyterLab tab in the background): a
+// `snapshot` answer becomes the `_snapshot` attribute (as the kernel's synced trait), `update` answers become `msg:custom` events (as the kernel's messages). What the front end sends
 // goes to the REST routes the kernel would have used:
 //   {type: "snapshot"}                      -> the next poll asks for a snapshot (seq=0), at once
 //   {type: "run_detail", id, run_id}        -> GET .../runs/RUN/detail, answered as a `run_detail` message
@@ -16,7 +16,8 @@ import { restFetch } from "./page.js";
 
 const TERMINAL = new Set(["Completed", "Failed", "Canceled"]);
 
-export function createRestModel({ workspace, run, interval = 1000, height = 300 }) {
+// `visible()`: whether a view of it is on screen; while none is, it polls 5x less often
+export function createRestModel({ workspace, run, interval = 1000, height = 300, visible = () => true }) {
   const attrs = { _snapshot: null, _rest: { workspace, run }, height, selected_run: null };
   const handlers = new Map(); // event name -> Set of callbacks
   let seq = 0;
@@ -121,7 +122,7 @@ export function createRestModel({ workspace, run, interval = 1000, height = 300 
       lastError = null;
     } catch (e) { lastError = e; model.stats.errors += 1; emit("error", e); }
     busy = false;
-    pollSoon(quietPolls > 2 ? 5 * interval : interval);
+    pollSoon(quietPolls > 2 || !visible() ? 5 * interval : interval);
   }
 
   // the first snapshot: asked for until it comes (the server may be starting, the run not yet stored)

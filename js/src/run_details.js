@@ -748,7 +748,7 @@ function render({ model, el }) {
 // `el` shows the experiment run `run` of workspace `workspace` (ids of the server extension's API),
 // from the server's copy of the view model (js/src/rest_model.js); returns {model, dispose, refresh}.
 export function mountRunView(el, { workspace, run, interval = 1000 }) {
-  const model = createRestModel({ workspace, run, interval });
+  const model = createRestModel({ workspace, run, interval, visible: () => el.isConnected && el.getClientRects().length > 0 });
   el.hdRestModel = model; // its stats, for tests
   el.classList.add("hdnotebook-rundetails");
   el.innerHTML = `<div class="hd-title">RunDetails: loading\u2026</div>`;

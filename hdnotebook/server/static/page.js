@@ -1,7 +1,8 @@
 /* The plain /hdnotebook page: the experiment list on the left (hdviews.js), one experiment run on the
  * right, drawn by the RunDetails widget's own front end (the bundle the package ships) from the
  * server's view model. Authentication is the server's login cookie; POSTs carry the _xsrf token. */
-import { mountRunView } from '../bundle/run_details.js';
+// loaded apart from the list: without the bundle (a checkout where js/ was not built) the list still works
+var runView = import('../bundle/run_details.js');
 
 var cfg = JSON.parse(document.getElementById('hdn-config').getAttribute('data-config'));
 var base = (cfg.baseUrl || '/').replace(/\/$/, '') + '/hdnotebook/api';
@@ -21,7 +22,10 @@ function open(workspace, run) {
   var el = document.createElement('div');
   el.className = 'hdn-run-view';
   detail.appendChild(el);
-  current = mountRunView(el, { workspace: workspace, run: run });
+  var mine = { dispose: function () { this.disposed = true; if (this.view) this.view.dispose(); } };
+  current = mine;
+  runView.then(function (m) { if (!mine.disposed) mine.view = m.mountRunView(el, { workspace: workspace, run: run }); },
+    function (err) { el.textContent = 'hdnotebook: cannot load the RunDetails front end (' + err + '); build it with npm run build in js/'; });
   history.replaceState(null, '', '#' + workspace + '/' + run);
 }
 list.textContent = '';
