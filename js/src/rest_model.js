@@ -4,8 +4,9 @@
 //
 // It polls GET .../runs/RUN/view?seq=N&epoch=E (about once a second; every 5 s once the experiment
 // has ended or while no view of it is on screen, e.g. a JupyterLab tab in the background): a
-// `snapshot` answer becomes the `_snapshot` attribute (as the kernel's synced trait), `update` answers become `msg:custom` events (as the kernel's messages). What the front end sends
-// goes to the REST routes the kernel would have used:
+// `snapshot` answer becomes the `_snapshot` attribute (as the kernel's synced trait), `update`
+// answers become `msg:custom` events (as the kernel's messages). What the front end sends goes to
+// the REST routes the kernel would have used:
 //   {type: "snapshot"}                      -> the next poll asks for a snapshot (seq=0), at once
 //   {type: "run_detail", id, run_id}        -> GET .../runs/RUN/detail, answered as a `run_detail` message
 //   {type: "steer", action, args}           -> POST .../runs/PARENT/steer
