@@ -198,6 +198,11 @@ def test_render_time_1000_runs_x_100_intervals(tmp_path):
             page.locator(".hdnotebook-rundetails .hd-table tbody tr").nth(5).click()
             page.wait_for_function("() => document.querySelector('.hdnotebook-rundetails').dataset.draws === '2'")
             select_ms = (time.monotonic() - t) * 1000
+            # many runs: the selected run is drawn over both the curves and the parallel coordinates
+            # (their SVG overlays, which streaming updates redraw without touching the plotly figures)
+            selected = page.locator(".hdnotebook-rundetails .hd-table tbody tr").nth(5).get_attribute("data-run")
+            for chart in ("hd-curves", "hd-parcoords"):
+                assert page.locator(f".hdnotebook-rundetails .{chart} svg.hd-overlay path[data-run='{selected}']").count() == 1, chart
             page.locator(".hdnotebook-rundetails .hd-show-all").click()
             page.wait_for_function("() => document.querySelectorAll('.hdnotebook-rundetails .hd-table tbody tr').length === 1000")
             screenshot(page, "rundetails-lab-1000x100.png")
