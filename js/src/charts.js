@@ -1,7 +1,7 @@
 // Plotly figures of the view state: learning curves, parallel coordinates, metric over time.
 // Pure functions: state in, {data, layout} out. Everything is SVG (no WebGL), so many widgets in one
 // notebook never run out of WebGL contexts and headless browsers draw them too.
-import { PLOTLY_NUMBER, fmt, hoverText, shortId } from "./state.js";
+import { PLOTLY_NUMBER, fmt, hoverText, nowServer, shortId } from "./state.js";
 import { PALETTE, STATUS_COLORS, STATUS_DASH } from "./theme.js";
 
 export const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
@@ -494,31 +494,38 @@ function linesToTracesMerged(name, lines, hovertemplate) {
 }
 
 // ---- primary metric per run over time -------------------------------------------------------
-export function metricOverTime(state, selected, height, theme, width) {
+// `overlay` (many runs): the running runs' markers come back as `overlay` points (drawn on an SVG over
+// the plot, as the curves' running lines) and the x axis gets a fixed range with headroom, so while
+// runs stream the plotly figure stays as it was
+export function metricOverTime(state, selected, height, theme, width, overlay = false) {
   const meta = state.meta || { primary: "", goal: "maximize" };
   const pts = state.order.map((id) => state.runs[id]).filter((r) => r.best !== null && r.best !== undefined)
     .map((r) => ({ r, t: r.ended || r.t_last || r.started || r.created }))
     .sort((a, b) => a.t - b.t);
   const better = (a, b) => (meta.goal === "minimize" ? a < b : a > b);
+  const head = state.header || {};
+  const many = overlay && state.order.length > MAX_TRACES;
+  const onTop = many ? pts.filter((p) => p.r.status === "Running" && p.r.id !== selected) : [];
+  const inPlot = many ? pts.filter((p) => !(p.r.status === "Running" && p.r.id !== selected)) : pts;
+  // the best so far (with the overlay: of the runs in the plot, so it stays put while runs stream)
   const bx = [], by = [];
   let cur = null;
-  for (const p of pts) {
+  for (const p of inPlot) {
     if (p.r.status === "Failed") continue;
     if (cur === null || better(p.r.best, cur)) cur = p.r.best;
     bx.push(new Date(p.t * 1000)); by.push(cur);
   }
-  const head = state.header || {};
   const data = [
     { type: "scatter", mode: "lines", x: bx, y: by, line: { shape: "hv", color: theme.font2, width: 2, dash: "dash" }, name: "best so far", meta: "best-so-far", hoverinfo: "skip" },
     {
       type: "scatter", mode: "markers", meta: "runs", name: "runs",
-      x: pts.map((p) => new Date(p.t * 1000)), y: pts.map((p) => p.r.best), text: pts.map((p) => hoverText(p.r, state)),
-      customdata: pts.map((p) => p.r.id), hovertemplate: "%{text}<extra></extra>",
+      x: inPlot.map((p) => new Date(p.t * 1000)), y: inPlot.map((p) => p.r.best), text: inPlot.map((p) => hoverText(p.r, state)),
+      customdata: inPlot.map((p) => p.r.id), hovertemplate: "%{text}<extra></extra>",
       marker: {
-        size: pts.map((p) => (p.r.id === selected ? 14 : p.r.id === head.best_run ? 11 : 7)),
-        color: pts.map((p) => STATUS_COLORS[p.r.status] || theme.font2),
-        line: { width: pts.map((p) => (p.r.id === selected ? 3 : 0)), color: theme.selected },
-        symbol: pts.map((p) => STATUS_SYMBOL[p.r.status] || "circle"),
+        size: inPlot.map((p) => (p.r.id === selected ? 14 : p.r.id === head.best_run ? 11 : 7)),
+        color: inPlot.map((p) => STATUS_COLORS[p.r.status] || theme.font2),
+        line: { width: inPlot.map((p) => (p.r.id === selected ? 3 : 0)), color: theme.selected },
+        symbol: inPlot.map((p) => STATUS_SYMBOL[p.r.status] || "circle"),
       },
     },
   ];
@@ -527,5 +534,20 @@ export function metricOverTime(state, selected, height, theme, width) {
   layout.yaxis = { ...layout.yaxis, title: { text: meta.primary, font: { color: theme.font } }, zeroline: false, tickformat: PLOTLY_NUMBER };
   const range = robustRange(pts.map((p) => p.r.best));
   if (range) layout.yaxis.range = range;
-  return { data, layout };
+  if (!many) return { data, layout, overlay: [] };
+  // fixed ranges, so the overlay and the plot agree and a moving marker rarely changes them: x ends
+  // on a multiple of a round step (a tenth of the span or so) past the latest time, y padded
+  const ts = pts.map((p) => p.t);
+  const lo = Math.min(...ts), hi = Math.max(...ts, nowServer(state));
+  const step = niceStep(Math.max(60, hi - lo) / 10);
+  layout.xaxis.range = [(lo - 0.2 * step) * 1000, (Math.ceil(hi / step) + 0.2) * step * 1000];
+  if (!range) layout.yaxis.range = paddedRange(pts.map((p) => p.r.best));
+  return { data, layout, overlay: onTop.map((p) => ({ id: p.r.id, x: p.t * 1000, y: p.r.best, color: STATUS_COLORS.Running,
+    title: String(hoverText(p.r, state)).replace(/<br>/g, "\n").replace(/<[^>]+>/g, "") })) };
+}
+
+// 1, 2 or 5 times a power of ten, at least `x`
+function niceStep(x) {
+  const mag = Math.pow(10, Math.floor(Math.log10(x)));
+  return [1, 2, 5, 10].map((m) => m * mag).find((v) => v >= x);
 }

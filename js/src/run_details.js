@@ -31,7 +31,6 @@ const MIN_DRAW_MS = 250; // at most 4 redraws a second, however fast messages co
 // stays idle 16x as long as they took (they are dear with many runs; the table and curves follow at once)
 const SECONDARY_MS = 5000;
 const SECONDARY_IDLE = 16;
-const TIME_MS = 15000; // and the time chart every 15 s, or when a run ended
 const SVG_NS = "http://www.w3.org/2000/svg";
 const IDLE_PER_DRAW = 4; // and the page idle 4x as long as a draw took: the main thread <= 20 % busy
 const PLOT_CONFIG = { displaylogo: false, responsive: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
@@ -241,8 +240,6 @@ function render({ model, el }) {
   let secondaryTimer = null;
   const secondaryRuns = new Set(); // runs changed since the secondary charts were last drawn
   let overlayLines = []; // many runs: the selected, best and running runs, drawn over the curves
-  let lastTime = 0; // when the time chart was last drawn
-  let timeStale = null; // whether runs changed since (null: never drawn)
   let insightDirty = true; // runs changed since the insight panel was last drawn
   // which of the dearer charts are on screen (IntersectionObserver; unknown = assume on screen);
   // one that comes into view with changes not drawn yet is drawn then
@@ -296,7 +293,41 @@ function render({ model, el }) {
     });
     svg.dataset.lines = String(lines.length);
   }
-  for (const div of [ui.curves, ui.parcoords]) {
+  // the running runs' markers over the time chart (many runs): diamonds, as the chart's own Running markers
+  let timeMarkers = [];
+  function drawMarkers() {
+    const fl = ui.time._fullLayout;
+    let svg = ui.time.querySelector("svg.hd-overlay");
+    if (!timeMarkers.length || !fl || !fl._size) { if (svg) svg.remove(); return; }
+    if (!svg) {
+      svg = document.createElementNS(SVG_NS, "svg");
+      svg.setAttribute("class", "hd-overlay");
+      ui.time.style.position = "relative";
+      ui.time.appendChild(svg);
+    }
+    const size = fl._size;
+    Object.assign(svg.style, { left: `${size.l}px`, top: `${size.t}px`, width: `${size.w}px`, height: `${size.h}px` });
+    while (svg.childNodes.length > timeMarkers.length) svg.lastChild.remove();
+    timeMarkers.forEach((m, i) => {
+      let node = svg.childNodes[i];
+      if (!node) {
+        node = svg.appendChild(document.createElementNS(SVG_NS, "path"));
+        node.appendChild(document.createElementNS(SVG_NS, "title"));
+        node.setAttribute("class", "hd-marker");
+      }
+      const x = fl.xaxis.l2p(m.x), y = fl.yaxis.l2p(m.y);
+      const d = `M${x.toFixed(1)},${(y - 5).toFixed(1)}l5,5l-5,5l-5,-5z`;
+      if (node.getAttribute("d") !== d) node.setAttribute("d", d);
+      if (node.dataset.fill !== m.color + theme.bg1) {
+        node.dataset.fill = m.color + theme.bg1;
+        Object.assign(node.style, { fill: m.color, stroke: theme.bg1, strokeWidth: "1" });
+      }
+      if (node.getAttribute("data-run") !== m.id) node.setAttribute("data-run", m.id);
+      if (node.firstChild.textContent !== m.title) node.firstChild.textContent = m.title;
+    });
+    svg.dataset.markers = String(timeMarkers.length);
+  }
+  for (const div of [ui.curves, ui.parcoords, ui.time]) {
     div.addEventListener("click", (ev) => {
       const path = ev.target.closest && ev.target.closest("svg.hd-overlay [data-run]");
       if (path) select(path.dataset.run);
@@ -402,22 +433,14 @@ function render({ model, el }) {
     if (secondaryRuns.size && secondaryDue && onScreen) {
       lastSecondary = Date.now();
       const ts = performance.now();
-      // the time chart (a marker per run): while runs stream, again when a run ended, else every TIME_MS
-      const timeDue = forced || state.order.length <= 100 || timeStale === null || Date.now() - lastTime >= TIME_MS
-        || [...secondaryRuns].some((id) => state.runs[id] && TERMINAL.has(state.runs[id].status));
-      const changedIds = [...secondaryRuns];
       secondaryRuns.clear();
       if (drawParcoords(width)) work.full = true; // the brush changed what is shown
       lap("parcoords");
-      if (timeDue || work.full) {
-        lastTime = Date.now();
-        timeStale = false;
-        how.time = plot(ui.time, metricOverTime(state, view.selected, Math.round(height * 0.8), theme, width),
-          `${(state.meta || {}).primary} of each run over time, and the best so far`);
-      } else { // kept for the next time (the timer below comes back for it)
-        timeStale = true;
-        for (const id of changedIds) secondaryRuns.add(id);
-      }
+      // the time chart; with many runs the running runs' markers are an overlay (the figure stays put)
+      const fig = metricOverTime(state, view.selected, Math.round(height * 0.8), theme, width, true);
+      how.time = plot(ui.time, fig, `${(state.meta || {}).primary} of each run over time, and the best so far`);
+      timeMarkers = fig.overlay;
+      drawMarkers();
       if (!work.full) lastSecondaryMs = performance.now() - ts;
     }
     if (secondaryRuns.size && onScreen && !secondaryTimer) { // changes not drawn yet: come back for them
@@ -629,6 +652,7 @@ function render({ model, el }) {
         div.__hdBound = true;
         if (div === ui.curves) div.on("plotly_afterplot", () => drawOverlay());
         if (div === ui.parcoords) div.on("plotly_afterplot", () => pc && drawOverlay(ui.parcoords, pc.overlay));
+        if (div === ui.time) div.on("plotly_afterplot", () => drawMarkers());
         div.on("plotly_click", (ev) => {
           const id = ev && ev.points && ev.points[0] && ev.points[0].customdata;
           if (brushDrag && (brushDrag.clears || brushDrag.moved)) return; // it drew or cleared a brush

@@ -54,7 +54,7 @@ export const CSS = `
 /* the charts on layers of their own: an update of the overlay or the table does not repaint their many paths */
 .hdnotebook-rundetails .hd-chart .svg-container { will-change: transform; }
 .hdnotebook-rundetails svg.hd-overlay path { fill: none; stroke-linecap: round; stroke-linejoin: round; pointer-events: visibleStroke; cursor: pointer; }
-.hdnotebook-rundetails svg.hd-overlay circle { pointer-events: visiblePainted; cursor: pointer; }
+.hdnotebook-rundetails svg.hd-overlay circle, .hdnotebook-rundetails svg.hd-overlay path.hd-marker { pointer-events: visiblePainted; cursor: pointer; }
 .hdnotebook-rundetails .hd-legend { display: flex; flex-wrap: wrap; gap: 4px 14px; color: var(--jp-ui-font-color1, #333); font-size: 11px; }
 .hdnotebook-rundetails .hd-legend > span { display: inline-flex; align-items: center; gap: 4px; }
 .hdnotebook-rundetails .hd-ramp { display: inline-block; width: 60px; height: 8px; border-radius: 2px; }
