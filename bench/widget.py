@@ -277,6 +277,10 @@ def browser(args: argparse.Namespace) -> None:
             if args.trace:
                 b.stop_tracing()
             log = page.evaluate(f"() => document.querySelector('.hdnotebook-rundetails').hdDrawLog.slice({before})")
+            overlays = page.evaluate("""() => { const el = document.querySelector('.hdnotebook-rundetails');
+                const n = (sel, key) => Number((el.querySelector(sel) || {dataset: {}}).dataset[key] || 0);
+                return {curves: n('.hd-curves svg.hd-overlay', 'lines'), parcoords: n('.hd-parcoords svg.hd-overlay', 'lines'),
+                        time: n('.hd-time svg.hd-overlay', 'markers'), parcoordsRedrawn: n('.hd-parcoords', 'redrawn')}; }""")
             screenshot(page, "rundetails-bench-browser.png")
     updates = [d for d in log if not d["full"]]
     full = [d for d in log if d["full"]]
@@ -298,6 +302,8 @@ def browser(args: argparse.Namespace) -> None:
         xs = sorted(d["parts"].get(name, 0) for d in updates) or [float("nan")]
         fs = sorted(d["parts"].get(name, 0) for d in full) or [float("nan")]
         print(f"    {name:10s} median {pct(xs, .5):6.1f} ms in updates, {pct(fs, .5):6.1f} ms in full redraws")
+    print(f"  on the overlays at the end: {overlays['curves']} curves, {overlays['parcoords']} parallel-coordinates lines, "
+          f"{overlays['time']} time-chart markers; parallel coordinates given to plotly {overlays['parcoordsRedrawn']} times")
     first_parts = page_first.get("parts") if page_first else None
     print(f"  first draw by part (ms): {first_parts}")
     print(f"  main thread busy while streaming: {100 * busy:5.1f} %   (target <= 20 %); the same page idle before: "
