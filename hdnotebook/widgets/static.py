@@ -243,7 +243,7 @@ def static_html(state: dict[str, Any], max_rows: int = 1000) -> str:
             f'background:{style["color"]}"></span>{e(format_number(row.get("number")))}',
             e(rid), f'<span style="color:{color}" aria-hidden="true">\u25cf</span> {e(row["status"])}{early}',
             *(e(format_number(row["params"].get(n))) for n in names),
-            e(format_number(row.get("best"))), e(format_number(row.get("last"))), e(str(row.get("intervals", 0))),
+            e(format_number(row.get("best"))), e(format_number(row.get("last"))), e(format_number(row.get("intervals", 0))),
             e(_duration(row, now)), spark, e(row.get("stop_reason") or row.get("error") or ""),
         ]
         out.append("<tr>" + "".join(f'<td style="padding:2px 6px">{c}</td>' for c in cells) + "</tr>")
