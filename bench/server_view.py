@@ -10,6 +10,9 @@ server already keeps (a second view opening). Sizes are of the JSON the route se
     python bench/server_view.py --runs 200 --intervals 30
     python bench/server_view.py --insight           # + one insight job (importances and contour)
 
+The baseline, measured in the same run, reads every metric row of the run and encodes it as JSON:
+the floor any first view pays; the ratio says what the view model adds on top.
+
 ``--insight`` also times one ``python -m hdnotebook.insight_job`` over the store (what the server
 runs in the background when the number of Completed runs changed; needs scikit-learn).
 """
@@ -65,6 +68,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"update after one new value: median {1000 * statistics.median(times):.1f} ms, "
           f"{statistics.median(sizes) / 1e3:.1f} kB JSON ({args.updates} updates)")
     print(f"snapshot of a model the server keeps: {again_s:.2f} s")
+    # baseline, same store and run: reading every row once and encoding it as JSON (the floor any
+    # first view pays; the old /changes route from cursor 0 cost about this)
+    t = time.perf_counter()
+    rows = store.child_runs(pid)
+    metrics = store.metrics([r.id for r in rows])
+    json.dumps([[m.run_id, m.name, m.step, m.value] for m in metrics], allow_nan=False)
+    base_s = time.perf_counter() - t
+    print(f"baseline (every metric row read + JSON-encoded): {base_s:.2f} s; "
+          f"ratio first view / baseline {first_s / base_s:.2f}")
     if args.insight:
         t = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "hdnotebook.insight_job", path, pid], capture_output=True,

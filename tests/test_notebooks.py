@@ -102,7 +102,13 @@ def test_notebook_runs_and_shows_the_widget_and_the_best_run(name, kernel_name, 
         if cell.cell_type == "code" and "raises-exception" not in cell.metadata.get("tags", []):
             errors = [o for o in cell.outputs if o.output_type == "error"]
             assert not errors, [(e.ename, e.evalue) for e in errors]
-    assert any(WIDGET_VIEW in o.get("data", {}) for o in outputs), f"{name} displayed no widget"
+    views = [o for o in outputs if "hdnotebook-rundetails-static" in o.get("data", {}).get("text/html", "")]
+    assert views, f"{name} displayed no RunDetails"
+    # run headless (nbclient, as nbconvert --execute and papermill), a RunDetails ends as its static
+    # view of the final state, which the saved notebook and an HTML export show without a widget manager
+    assert not any(WIDGET_VIEW in o["data"] for o in views), f"{name} kept a widget view nothing can draw"
+    for o in views:  # the final state, not the one at display time
+        assert re.search(r"\u00b7 (Completed|Canceled|Failed)\b", o["data"]["text/plain"]), o["data"]["text/plain"]
     text = "\n".join(_text(o) for o in outputs)
     assert re.search(r"Best run: HD_\w+", text), f"{name} printed no best run:\n{text[-2000:]}"
     assert (folder / ".hdnotebook").is_dir(), "the workspace should be next to the notebook"
