@@ -203,11 +203,17 @@ class HyperDriveRun(Run):
         A run's value is the best one it logged, by the goal (NaN counts as worst); runs that
         Completed or were Canceled (stopped early) count, Failed runs do not.
         """
+        best = self._best_child()
+        return best[0] if best is not None else None
+
+    def _best_child(self) -> tuple[StoredRun, float] | None:
+        """This run's own best child and its value by :func:`~hdnotebook._vocab.best_run` (the
+        engine's rule, whatever a subclass's ``get_best_run_by_primary_metric`` adds)."""
         goal = self.goal
         values = self.primary_values()
         children = {child.id: child for child in self.get_children()}
-        run_id, _ = best_run(((c.id, c.get_status(), best_value(values.get(c.id, []), goal)) for c in children.values()), goal)
-        return children[run_id] if run_id is not None else None
+        run_id, value = best_run(((c.id, c.get_status(), best_value(values.get(c.id, []), goal)) for c in children.values()), goal)
+        return (children[run_id], value) if run_id is not None and value is not None else None
 
     def metric_events(self) -> list[MetricRow]:
         """Every primary-metric row of the children in the order the engine received them."""
@@ -508,11 +514,10 @@ class HyperDriveRun(Run):
         for c in children:
             counts[c.status] = counts.get(c.status, 0) + 1
         total = row.details.get("max_total_runs", "?")
-        best = self.get_best_run_by_primary_metric()
+        best = self._best_child()
         best_text = ""
         if best is not None:
-            value = best_value(self.primary_values()[best.id], self.goal)
-            best_text = f" | best {self.primary_metric_name}={format_number(value)} ({best.id})"
+            best_text = f" | best {self.primary_metric_name}={format_number(best[1])} ({best[0].id})"
         parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         return f"[{row.status}] {len(children)}/{total} runs: {parts}{best_text}"
 

@@ -162,7 +162,9 @@ def _check(page, server: JupyterServer) -> None:
     assert _brushed(page) == str(k2) and _dimmed(page) == RUNS - k2
     screenshot(page, "brushing-lr-and-optimizer.png")
 
-    # a click on an axis (no drag) clears its brush; clearing both brings every line back
+    # a click on an axis (no drag) clears its brush; clearing both brings every line back. Each
+    # click waits first: plotly takes a click within 300 ms of the last mouse-up for a double click
+    page.wait_for_timeout(400)
     plot = page.locator(f"{W} .hd-parcoords .nsewdrag").bounding_box()  # the table got shorter
     top, height = plot["y"], plot["height"]
     x, xo = _axis_x(page, "lr (log)"), _axis_x(page, "optimizer")
@@ -170,6 +172,7 @@ def _check(page, server: JupyterServer) -> None:
     draws = _redrawn(page, draws)
     assert _brushed(page) == str(k) and _dimmed(page) == RUNS - k
     assert _rows(page) == k and _curves(page) == k
+    page.wait_for_timeout(400)
     plot = page.locator(f"{W} .hd-parcoords .nsewdrag").bounding_box()
     page.mouse.click(x, plot["y"] + 0.1 * plot["height"])
     draws = _redrawn(page, draws)
