@@ -13,11 +13,10 @@ Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from browser.jupyter import JupyterServer, browser_test_marks, chromium, open_notebook, run_all_cells, screenshot, write_notebook
+from browser.jupyter import JupyterServer, browser_test_marks, chromium, open_notebook, run_all_cells, screenshot, wait_until, write_notebook
 
 pytestmark = browser_test_marks()
 
@@ -70,15 +69,7 @@ RunDetails(srun).show()
 
 
 def _until(predicate, timeout: float, what: str, page=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    if page is not None:
-        screenshot(page, "rundetails-insight-FAILED.png")
-    raise AssertionError(f"not within {timeout} s: {what}")
+    return wait_until(predicate, timeout, what, page, "rundetails-insight-FAILED.png")
 
 
 def _expand(widget, run_id: str, page):

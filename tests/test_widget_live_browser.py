@@ -22,6 +22,7 @@ from browser.jupyter import (
     open_notebook,
     run_all_cells,
     screenshot,
+    wait_until,
     write_notebook,
 )
 
@@ -94,15 +95,7 @@ def _dom(page) -> dict:
 
 
 def _until(predicate, timeout: float, what: str, page=None, app: str = ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    if page is not None:
-        screenshot(page, f"rundetails-live-{app}-FAILED.png")
-    raise AssertionError(f"not within {timeout} s: {what}")
+    return wait_until(predicate, timeout, what, page, f"rundetails-live-{app}-FAILED.png")
 
 
 def _drive(app: str, tmp_path: Path) -> None:

@@ -14,11 +14,10 @@ import csv
 import io
 import json
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
-from browser.jupyter import JupyterServer, browser_test_marks, chromium, open_notebook, run_all_cells, screenshot, write_notebook
+from browser.jupyter import JupyterServer, browser_test_marks, chromium, open_notebook, run_all_cells, screenshot, wait_until, write_notebook
 
 pytestmark = browser_test_marks()
 
@@ -62,15 +61,7 @@ def _store(server: JupyterServer) -> dict:
 
 
 def _until(predicate, timeout: float, what: str, page=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    if page is not None:
-        screenshot(page, "rundetails-steer-FAILED.png")
-    raise AssertionError(f"not within {timeout} s: {what}")
+    return wait_until(predicate, timeout, what, page, "rundetails-steer-FAILED.png")
 
 
 def _preview(page, selector: str) -> str:

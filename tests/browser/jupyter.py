@@ -294,6 +294,20 @@ def accept_dialog(page: Any) -> bool:
     return False
 
 
+def wait_until(predicate: Any, timeout: float, what: str, page: Any = None, shot: str = "FAILED.png") -> Any:
+    """``predicate()``'s first true value, polled every 0.2 s; after ``timeout`` seconds an
+    ``AssertionError`` naming ``what`` (and, given ``page``, a screenshot named ``shot``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    if page is not None:
+        screenshot(page, shot)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
 def screenshot(page: Any, name: str, directory: str | os.PathLike[str] | None = None) -> Path:
     """A full-page screenshot under ``test-artifacts/`` (gitignored) or ``directory``."""
     out = Path(directory or Path(__file__).resolve().parents[2] / "test-artifacts")
