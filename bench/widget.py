@@ -229,7 +229,7 @@ def browser(args: argparse.Namespace) -> None:
 
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo / "tests"))
-    from browser.jupyter import JupyterServer, chromium, open_notebook, run_all_cells, screenshot, write_notebook
+    from browser.jupyter import JupyterServer, chromium, open_notebook, run_all_cells, screenshot, write_notebook, WATCH_FIRST_DRAW_JS
 
     with tempfile.TemporaryDirectory() as tmp:
         server = JupyterServer(Path(tmp), app="lab")
@@ -245,11 +245,7 @@ def browser(args: argparse.Namespace) -> None:
             cdp = page.context.new_cdp_session(page)
             cdp.send("Performance.enable")
             open_notebook(page, server, "bench.ipynb")
-            page.evaluate("""() => { window.__hd = {}; new MutationObserver(() => {
-                const el = document.querySelector('.hdnotebook-rundetails');
-                if (el && !window.__hd.shown) window.__hd.shown = performance.now();
-                if (el && el.dataset.draws && !window.__hd.drawn) window.__hd.drawn = performance.now();
-              }).observe(document.body, {subtree: true, childList: true, attributes: true}); }""")
+            page.evaluate(WATCH_FIRST_DRAW_JS)
             run_all_cells(page)
             page.wait_for_function(
                 "() => { const el = document.querySelector('.hdnotebook-rundetails');"

@@ -33,6 +33,7 @@ from hdnotebook import (  # noqa: E402
 from hdnotebook.steering import steering_events  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # test_server, however pytest imports
+from browser.jupyter import wait_until  # noqa: E402
 from test_server import TOKEN, JupyterServer, slow_train  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,15 +114,7 @@ def log_space_config(total: int, concurrent: int, seed: int) -> HyperDriveConfig
 
 
 def until(predicate: Any, timeout: float, what: str, page: Any = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    if page is not None:
-        page.screenshot(path=os.path.join(ARTIFACTS, "sidebar-FAILED.png"))
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(predicate, timeout, what, page, "sidebar-FAILED.png")
 
 
 def pauses_applied(store: Any, run_id: str) -> list[dict[str, Any]]:

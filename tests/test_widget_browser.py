@@ -21,6 +21,7 @@ from browser.jupyter import (
     run_all_cells,
     screenshot,
     write_notebook,
+    WATCH_FIRST_DRAW_JS,
 )
 
 pytestmark = browser_test_marks()
@@ -173,11 +174,7 @@ def test_render_time_1000_runs_x_100_intervals(tmp_path):
             page = browser.new_page(viewport={"width": 1400, "height": 2400})
             open_notebook(page, server, "big.ipynb")
             # note when the widget appears and when its first full draw is done
-            page.evaluate("""() => { window.__hd = {}; new MutationObserver(() => {
-                const el = document.querySelector('.hdnotebook-rundetails');
-                if (el && !window.__hd.shown) window.__hd.shown = performance.now();
-                if (el && el.dataset.draws && !window.__hd.drawn) window.__hd.drawn = performance.now();
-              }).observe(document.body, {subtree: true, childList: true, attributes: true}); }""")
+            page.evaluate(WATCH_FIRST_DRAW_JS)
             run_all_cells(page)
             try:
                 page.wait_for_function(

@@ -294,6 +294,15 @@ def accept_dialog(page: Any) -> bool:
     return False
 
 
+#: run in a page before its cells: ``window.__hd.shown`` / ``.drawn`` become the times (ms) the first
+#: RunDetails view appeared and finished its first full draw
+WATCH_FIRST_DRAW_JS = """() => { window.__hd = {}; new MutationObserver(() => {
+    const el = document.querySelector('.hdnotebook-rundetails');
+    if (el && !window.__hd.shown) window.__hd.shown = performance.now();
+    if (el && el.dataset.draws && !window.__hd.drawn) window.__hd.drawn = performance.now();
+  }).observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
+
+
 def wait_until(predicate: Any, timeout: float, what: str, page: Any = None, shot: str = "FAILED.png") -> Any:
     """``predicate()``'s first true value, polled every 0.2 s; after ``timeout`` seconds an
     ``AssertionError`` naming ``what`` (and, given ``page``, a screenshot named ``shot``)."""
