@@ -32,6 +32,7 @@ the time of one hdnotebook suggestion at 100 / 300 / 1000 finished trials.
     python bench/samplers.py --problems levy4,branin --seeds 4 --budgets 20 --modes seq
     python bench/samplers.py --jobs 16 --log runs.jsonl --latency ''   # then, even if cut short:
     python bench/samplers.py --report runs.jsonl --latency ''
+    python bench/samplers.py --jobs 16 --first-seed 10 --log runs.jsonl --latency ''  # 10 more seeds
 
 The runs (one per problem, sampler, mode and seed) are spread over ``--jobs`` processes with
 joblib; each process runs its numpy/torch on one thread, so times per suggestion compare the same
@@ -373,6 +374,8 @@ def _run_all(tasks: list[tuple[str, str, int, str, int]], jobs: int, log: str) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=10, help="seeds per problem, sampler and mode (default 10)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the first seed (default 0): --first-seed 10 --seeds 10 runs seeds 10-19")
     parser.add_argument("--budgets", default="20,50,100", help="comma-separated trial budgets of mode seq")
     parser.add_argument("--conc-budget", type=int, default=50, help="finished trials in mode conc4 (default 50)")
     parser.add_argument("--modes", default="seq,conc4", help="comma-separated modes: seq, conc4")
@@ -411,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(runs)} runs read from {args.report}\n")
     else:
         tasks = [(p, s, seed, m, mode_budget[m]) for p in problem_names for s in samplers for m in modes
-                 for seed in range(seeds)]
+                 for seed in range(args.first_seed, args.first_seed + seeds)]
         print(f"seeds={seeds} budgets={budgets} modes={modes} conc4 budget={args.conc_budget} jobs={args.jobs}"
               f" runs={len(tasks)}\n", flush=True)
         started = time.perf_counter()
