@@ -302,6 +302,21 @@ def test_the_hyperparameter_objective_has_the_right_gradient():
     np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-4)
 
 
+def test_many_candidates_are_scored_in_blocks_with_the_same_result():
+    """``predict`` splits a long candidate list into blocks: the result is that of one pass."""
+    from hdnotebook.sampling import _gp
+
+    x, y = _data(50, 4)
+    post = _gp.Posterior(_gp.Hyper(np.full(4, 0.5), 1.0, 1e-6), x, y, np.zeros(len(x)))
+    cands = np.random.default_rng(5).random((3 * _gp._BLOCK_ELEMENTS // len(x) + 7, 4))
+    mu, sd = post.predict(cands)
+    assert mu.shape == sd.shape == (len(cands),)
+    ks = post.cross(cands)
+    v = ks @ post.chol_inv.T
+    np.testing.assert_allclose(mu, ks @ post.alpha, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sd, np.sqrt(np.maximum(1.0 - (v * v).sum(1), 1e-12)), rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("n_fantasies", [1, 16])
 def test_the_acquisition_has_the_right_gradient_with_and_without_pending_points(n_fantasies):
     from scipy.optimize import approx_fprime

@@ -35,6 +35,11 @@ _SQRT5 = math.sqrt(5.0)
 _LOG_2PI = math.log(2.0 * math.pi)
 _SQRT_HALF_PI = math.sqrt(math.pi / 2.0)
 _JITTER = 1e-8
+# most elements of a (candidates, data) temporary in Posterior.predict: many candidates are scored
+# in blocks, since temporaries past glibc's 128 KiB threshold are mapped and returned to the
+# system each time, and the page faults cost more than the arithmetic (~0.9 ms of 2.3 ms for
+# 1280 candidates on 100 results)
+_BLOCK_ELEMENTS = 8192
 
 # bounds of the log hyperparameters
 _LOG_LS_BOUNDS = (math.log(1e-2), math.log(1e2))
@@ -61,13 +66,45 @@ class Hyper:
 
 
 def _matern(r: np.ndarray, signal: float) -> np.ndarray:
-    s = _SQRT5 * r
-    return signal * (1.0 + s + s * s / 3.0) * np.exp(-s)
+    """The kernel at distances ``r`` (in lengthscales); ``r`` is overwritten (it is a temporary).
+
+    ``signal * (1 + s + s**2 / 3) * exp(-s)`` with ``s = sqrt(5) r``, in place: the candidate
+    matrices are large, and each temporary costs as much as an operation.
+    """
+    s = r
+    s *= _SQRT5
+    e = np.negative(s)
+    np.exp(e, out=e)
+    square = s * s
+    square /= 3.0
+    s += 1.0
+    s += square
+    s *= signal
+    s *= e
+    return s
 
 
-def _scaled_sqdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    r2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
-    return np.maximum(r2, 0.0)
+def _scaled_sqdist(a: np.ndarray, b: np.ndarray, b_sq: np.ndarray | None = None) -> np.ndarray:
+    """Squared distances between the rows of ``a`` and ``b`` (``b_sq``: ``b``'s squared norms)."""
+    r2 = np.add.outer((a * a).sum(1), (b * b).sum(1) if b_sq is None else b_sq)
+    ab = a @ b.T
+    ab *= -2.0
+    r2 += ab
+    return np.maximum(r2, 0.0, out=r2)
+
+
+def _symmetric_inverse(chol: np.ndarray) -> np.ndarray | None:
+    """The inverse of ``L L^T`` from its lower Cholesky factor ``L`` (upper triangle zero), or None.
+
+    LAPACK writes only the lower triangle and leaves the (zero) upper one as it was, so the
+    transpose fills it in and the doubled diagonal is halved back (exactly).
+    """
+    inv, info = lapack.dpotri(chol, lower=1)
+    if info:
+        return None
+    inv = inv + inv.T
+    inv.flat[:: len(inv) + 1] *= 0.5
+    return inv
 
 
 
@@ -84,27 +121,37 @@ def _neg_log_posterior(
     signal, noise = math.exp(log_s), math.exp(log_n)
     xs = x * np.exp(-log_ls)
     r2 = _scaled_sqdist(xs, xs)
-    np.fill_diagonal(r2, 0.0)
-    r = np.sqrt(r2)
-    e = np.exp(-_SQRT5 * r)
-    a = (signal * 5.0 / 3.0) * (1.0 + _SQRT5 * r) * e  # dK/dlog(l_k) = a * ((xi_k - xj_k) / l_k)^2
-    kf = signal * (1.0 + _SQRT5 * r) * e + (signal * 5.0 / 3.0) * r2 * e
+    diagonal = np.diag_indices(n)
+    r2[diagonal] = 0.0
+    sr = np.sqrt(r2)
+    sr *= _SQRT5
+    e = np.exp(-sr)
+    sr += 1.0  # 1 + sqrt(5) r
+    c = signal * 5.0 / 3.0
+    a = c * sr
+    a *= e  # dK/dlog(l_k) = a * ((xi_k - xj_k) / l_k)^2
+    kf = signal * sr
+    kf *= e
+    r2 *= c
+    r2 *= e
+    kf += r2
     k = kf.copy()
-    k[np.diag_indices(n)] += noise + extra + _JITTER
+    k[diagonal] += noise + extra + _JITTER
     chol, info = lapack.dpotrf(k, lower=1, clean=1)
     if info:
         return 1e10, np.zeros_like(theta)
     alpha = lapack.dpotrs(chol, y, lower=1)[0]
-    kinv, info = lapack.dpotri(chol, lower=1)
-    if info:
+    kinv = _symmetric_inverse(chol)
+    if kinv is None:
         return 1e10, np.zeros_like(theta)
-    kinv = np.tril(kinv) + np.tril(kinv, -1).T
-    nll = 0.5 * float(y @ alpha) + float(np.log(np.diag(chol)).sum()) + 0.5 * n * _LOG_2PI
-    w = kinv - np.outer(alpha, alpha)  # dNLL/dtheta = 0.5 * tr(W dK/dtheta)
+    nll = 0.5 * float(y @ alpha) + float(np.log(chol[diagonal]).sum()) + 0.5 * n * _LOG_2PI
+    w = kinv
+    w -= np.outer(alpha, alpha)  # dNLL/dtheta = 0.5 * tr(W dK/dtheta)
     m = w * a
     grad = np.empty_like(theta)
     grad[:d] = m.sum(1) @ (xs * xs) - (xs * (m @ xs)).sum(0)
-    grad[d] = 0.5 * float((w * kf).sum())
+    kf *= w
+    grad[d] = 0.5 * float(kf.sum())
     grad[d + 1] = 0.5 * noise * float(np.trace(w))
     # priors: lengthscales w * (l^2 + l^-2), signal Gamma(shape, rate)
     up, down = np.exp(2.0 * log_ls), np.exp(-2.0 * log_ls)
@@ -172,8 +219,9 @@ class Posterior:
         self.hyper = hyper
         self.x = x
         self.xs = x / hyper.lengthscales
+        self._xs_sq = (self.xs * self.xs).sum(1)
         n = len(x)
-        k = _matern(np.sqrt(_scaled_sqdist(self.xs, self.xs)), hyper.signal)
+        k = _matern(np.sqrt(_scaled_sqdist(self.xs, self.xs, self._xs_sq)), hyper.signal)
         k[np.diag_indices(n)] += hyper.noise + extra + _JITTER
         jitter = _JITTER
         while True:  # the noise may be tiny: add jitter if the matrix is not numerically PD
@@ -190,10 +238,19 @@ class Posterior:
 
     def cross(self, xc: np.ndarray) -> np.ndarray:
         """The kernel between ``xc`` (m, d) and the data (m, n)."""
-        return _matern(np.sqrt(_scaled_sqdist(xc / self.hyper.lengthscales, self.xs)), self.hyper.signal)
+        return self._cross_scaled(xc / self.hyper.lengthscales)
+
+    def _cross_scaled(self, xs: np.ndarray) -> np.ndarray:
+        """:meth:`cross` for inputs already divided by the lengthscales."""
+        r2 = _scaled_sqdist(xs, self.xs, self._xs_sq)
+        return _matern(np.sqrt(r2, out=r2), self.hyper.signal)
 
     def predict(self, xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latent mean (m,) or (m, s) and standard deviation (m,) at ``xc`` (m, d)."""
+        rows = max(1, _BLOCK_ELEMENTS // len(self.x))
+        if len(xc) > rows:  # in blocks: see _BLOCK_ELEMENTS
+            blocks = [self.predict(xc[i : i + rows]) for i in range(0, len(xc), rows)]
+            return np.concatenate([mu for mu, _ in blocks]), np.concatenate([sd for _, sd in blocks])
         ks = self.cross(xc)
         mu = ks @ self.alpha
         v = ks @ self.chol_inv.T
@@ -202,9 +259,9 @@ class Posterior:
 
     def predict_cov(self, xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latent mean and joint covariance (m, m) at ``xc`` (m, d)."""
-        ks = self.cross(xc)
-        v = ks @ self.chol_inv.T
         xs = xc / self.hyper.lengthscales
+        ks = self._cross_scaled(xs)
+        v = ks @ self.chol_inv.T
         prior = _matern(np.sqrt(_scaled_sqdist(xs, xs)), self.hyper.signal)
         return ks @ self.alpha, prior - v @ v.T
 
