@@ -295,19 +295,30 @@ class Posterior:
 def log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """log(z * Phi(z) + phi(z)) and its derivative Phi(z) / h(z), stable for z << 0."""
     z = np.asarray(z, dtype=float)
+    hi = z > -1.0
+    if hi.all():  # one branch for all: no masked copies (the searches score a few points at a time)
+        return _log_h_above(z)
+    if not hi.any():
+        return _log_h_below(z)
     out = np.empty_like(z)
     dout = np.empty_like(z)
-    hi = z > -1.0
-    zh = z[hi]
-    h = zh * ndtr(zh) + np.exp(-0.5 * zh * zh - 0.5 * _LOG_2PI)
-    out[hi] = np.log(h)
-    dout[hi] = np.exp(log_ndtr(zh) - out[hi])
-    zl = np.maximum(z[~hi], -1e6)
-    mills = _SQRT_HALF_PI * erfcx(-zl / math.sqrt(2.0))  # Phi(z) / phi(z)
-    inner = np.maximum(1.0 + zl * mills, 1e-300)
-    out[~hi] = -0.5 * zl * zl - 0.5 * _LOG_2PI + np.log(inner)
-    dout[~hi] = mills / inner
+    out[hi], dout[hi] = _log_h_above(z[hi])
+    out[~hi], dout[~hi] = _log_h_below(z[~hi])
     return out, dout
+
+
+def _log_h_above(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`log_h` for z > -1: directly."""
+    out = np.log(z * ndtr(z) + np.exp(-0.5 * z * z - 0.5 * _LOG_2PI))
+    return out, np.exp(log_ndtr(z) - out)
+
+
+def _log_h_below(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`log_h` for z <= -1: through the scaled complementary error function."""
+    z = np.maximum(z, -1e6)
+    mills = _SQRT_HALF_PI * erfcx(-z / math.sqrt(2.0))  # Phi(z) / phi(z)
+    inner = np.maximum(1.0 + z * mills, 1e-300)
+    return -0.5 * z * z - 0.5 * _LOG_2PI + np.log(inner), mills / inner
 
 
 def log_ei(mu: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
