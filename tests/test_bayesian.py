@@ -302,6 +302,33 @@ def test_the_hyperparameter_objective_has_the_right_gradient():
     np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("targets", [1, 3], ids=["one target", "three targets"])
+def test_the_posterior_mean_and_sd_have_the_right_gradients(targets):
+    """``predict_grad`` (matrix products, no (m, n, d) arrays) against central differences of
+    ``predict``, with one target vector (1-D alpha) and several (2-D alpha, the fantasy worlds)."""
+    from hdnotebook.sampling import _gp
+
+    x, y = _data(20, 3)
+    if targets > 1:
+        y = np.column_stack([y, np.cos(3 * x).sum(1), x[:, 0] - x[:, 2]])
+    post = _gp.Posterior(_gp.Hyper(np.array([0.3, 0.6, 1.2]), 1.5, 1e-4), x, y, np.zeros(len(x)))
+    points = np.vstack([np.random.default_rng(4).random((5, 3)), x[2] + 0.01])
+    mu, sd, dmu, dsd = post.predict_grad(points)
+    ref_mu, ref_sd = post.predict(points)
+    np.testing.assert_allclose(mu, ref_mu, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(sd, ref_sd, rtol=1e-8, atol=1e-10)
+    assert dmu.shape == ((6, 3) if targets == 1 else (6, 3, 3)) and dsd.shape == (6, 3)
+    step = 1e-6
+    for k in range(3):
+        up, down = points.copy(), points.copy()
+        up[:, k] += step
+        down[:, k] -= step
+        (mu_up, sd_up), (mu_down, sd_down) = post.predict(up), post.predict(down)
+        analytic_mu = dmu[:, k] if targets == 1 else dmu[:, :, k]
+        np.testing.assert_allclose(analytic_mu, (mu_up - mu_down) / (2 * step), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(dsd[:, k], (sd_up - sd_down) / (2 * step), rtol=1e-5, atol=1e-6)
+
+
 def test_many_candidates_are_scored_in_blocks_with_the_same_result():
     """``predict`` splits a long candidate list into blocks: the result is that of one pass."""
     from hdnotebook.sampling import _gp

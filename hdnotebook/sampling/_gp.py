@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.linalg import cho_solve, lapack
@@ -265,30 +266,55 @@ class Posterior:
         prior = _matern(np.sqrt(_scaled_sqdist(xs, xs)), self.hyper.signal)
         return ks @ self.alpha, prior - v @ v.T
 
+    @cached_property
+    def _grad_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """``K^-1`` and ``[alpha, alpha * xs]`` (n, s + s * d), for :meth:`predict_grad` (on first use).
+
+        One product with the second gives ``sum_n c_mn alpha_ns`` and ``sum_n c_mn alpha_ns xs_n``.
+        """
+        alpha = self.alpha.reshape(len(self.x), -1)  # (n, s)
+        weighted = (alpha[:, :, None] * self.xs[:, None, :]).reshape(len(alpha), -1)
+        return self.chol_inv.T @ self.chol_inv, np.hstack([alpha, weighted])
+
     def predict_grad(
         self, xc: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mean, sd and their gradients with respect to ``xc`` (m, d).
 
         With one target: mean (m,), gradient (m, d); with s targets: mean (m, s), gradient (m, s, d).
+
+        The kernel's gradient is ``-c_mn (xs_m - xs_n) / l`` (``xs``: inputs in lengthscales), so
+        every gradient is a weighted sum over the data of ``xs_m - xs_n``, i.e.
+        ``xs_m * sum_n w_mn - (w @ xs)_m``: matrix products, with no (m, n, d) array.
         """
-        ls2 = self.hyper.lengthscales**2
-        diff = xc[:, None, :] - self.x[None, :, :]  # (m, n, d)
-        r = np.sqrt(((diff * diff) / ls2).sum(-1))
-        e = np.exp(-_SQRT5 * r)
-        s = self.hyper.signal
-        ks = s * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r * r) * e
-        dk = -(s * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e)[:, :, None] * diff / ls2  # (m, n, d)
+        kinv, weights = self._grad_terms
+        ls = self.hyper.lengthscales
+        signal = self.hyper.signal
+        m, d = xc.shape
+        xs = xc / ls
+        r2 = _scaled_sqdist(xs, self.xs, self._xs_sq)
+        sr = np.sqrt(r2)
+        sr *= _SQRT5
+        e = np.exp(-sr)
+        sr += 1.0  # 1 + sqrt(5) r
+        c = (signal * 5.0 / 3.0) * sr
+        c *= e  # -dk/dr / r
+        ks = signal * sr
+        ks += (signal * 5.0 / 3.0) * r2
+        ks *= e
         mu = ks @ self.alpha
-        kinv_k = (ks @ self.chol_inv.T) @ self.chol_inv  # (m, n)
-        var = np.maximum(s - (ks * kinv_k).sum(1), 1e-12)
+        kinv_k = ks @ kinv  # (m, n)
+        var = np.maximum(signal - np.einsum("mn,mn->m", ks, kinv_k), 1e-12)
         sd = np.sqrt(var)
+        # mean: sum_n -c_mn alpha_ns (xs_m - xs_n) / l
+        ca = c @ weights  # (m, s + s * d)
+        s = ca.shape[1] // (d + 1)
+        dmu = (ca[:, s:].reshape(m, s, d) - ca[:, :s, None] * xs[:, None, :]) / ls
+        # variance: sum_n 2 c_mn (K^-1 k)_mn (xs_m - xs_n) / l; sd' = var' / (2 sd)
+        wk = c * kinv_k
+        dsd = (xs * wk.sum(1)[:, None] - wk @ self.xs) / (ls * sd[:, None])
         if self.alpha.ndim == 1:
-            dmu = np.einsum("mnd,n->md", dk, self.alpha)
-        else:
-            dmu = np.einsum("mnd,ns->msd", dk, self.alpha)
-        dvar = -2.0 * np.einsum("mnd,mn->md", dk, kinv_k)
-        dsd = dvar / (2.0 * sd)[:, None]
+            dmu = dmu[:, 0, :]
         return mu, sd, dmu, dsd
 
 
