@@ -226,6 +226,7 @@ class Posterior:
         self.x = x
         self.xs = x / hyper.lengthscales
         self._xs_sq = (self.xs * self.xs).sum(1)
+        self._xs_t = np.ascontiguousarray(self.xs.T)  # (d, n): the differences of predict_grad
         n = len(x)
         k = _matern(np.sqrt(_scaled_sqdist(self.xs, self.xs, self._xs_sq)), hyper.signal)
         k[np.diag_indices(n)] += hyper.noise + extra + _JITTER
@@ -279,7 +280,7 @@ class Posterior:
         With one target: mean (m,), gradient (m, d); with s targets: mean (m, s), gradient (m, s, d).
 
         The kernel's gradient is ``-c_mn (xs_m - xs_n) / l`` (``xs``: inputs in lengthscales), so
-        each gradient is one product of weights (m, ., n) with the differences (m, n, d). The
+        the gradients are one product of the differences (m, d, n) with weights (m, n, s + 1). The
         differences are formed directly (a small array: m is the number of search starts), not as
         ``xs_m * sum_n w_mn - (w @ xs)_m``, which cancels near a result, where the searches polish.
         The variance is ``signal - |L^-1 k|^2`` as in :meth:`predict`: through an explicit ``K^-1``
@@ -288,8 +289,8 @@ class Posterior:
         """
         ls = self.hyper.lengthscales
         signal = self.hyper.signal
-        diff = (xc / ls)[:, None, :] - self.xs[None, :, :]  # (m, n, d), in lengthscales
-        r2 = np.einsum("mnd,mnd->mn", diff, diff)
+        diff = (xc / ls)[:, :, None] - self._xs_t  # (m, d, n), in lengthscales
+        r2 = np.einsum("mdn,mdn->mn", diff, diff)
         sr = np.sqrt(r2)
         sr *= _SQRT5
         e = np.exp(-sr)
@@ -304,11 +305,13 @@ class Posterior:
         kinv_k = v @ self.chol_inv  # (m, n)
         var = np.maximum(signal - (v * v).sum(1), 1e-12)
         sd = np.sqrt(var)
-        # mean: -sum_n c_mn alpha_ns (xs_m - xs_n) / l
-        alpha_rows = self.alpha.reshape(len(self.x), -1).T  # (s, n)
-        dmu = ((c[:, None, :] * alpha_rows) @ diff) / -ls  # (m, s, d)
-        # variance: 2 sum_n c_mn (K^-1 k)_mn (xs_m - xs_n) / l; sd' = var' / (2 sd)
-        dsd = np.einsum("mn,mnd->md", c * kinv_k, diff) / (ls * sd[:, None])
+        # one product for both: the mean's -sum_n c_mn alpha_ns (xs_m - xs_n) / l (s columns) and
+        # the variance's 2 sum_n c_mn (K^-1 k)_mn (xs_m - xs_n) / l (the last; sd' = var' / (2 sd))
+        alpha = self.alpha.reshape(len(self.x), -1)  # (n, s)
+        weights = np.concatenate([c[:, :, None] * alpha, (c * kinv_k)[:, :, None]], axis=2)
+        sums = diff @ weights  # (m, d, s + 1)
+        dmu = sums[:, :, :-1].transpose(0, 2, 1) / -ls  # (m, s, d)
+        dsd = sums[:, :, -1] / (ls * sd[:, None])
         if self.alpha.ndim == 1:
             dmu = dmu[:, 0, :]
         return mu, sd, dmu, dsd
