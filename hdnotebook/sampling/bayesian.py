@@ -165,7 +165,7 @@ class BayesianParameterSampling(ParameterSampling):
             if isinstance(expr, Choice):
                 config[name] = expr.values[int(np.argmax(x[sl]))] if sl.stop > sl.start else expr.values[0]
             else:
-                config[name] = expr.from_unit(float(np.clip(x[sl.start], 0.0, 1.0)))
+                config[name] = expr.from_unit(min(max(float(x[sl.start]), 0.0), 1.0))
         return config
 
     def _encode_many(self, configs: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
