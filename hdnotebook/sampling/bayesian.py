@@ -234,7 +234,7 @@ class BayesianParameterSampling(ParameterSampling):
                 config, x = model.propose(taken, rng)
             taken.add(x)
             pending.append(x)
-            if model is not None:
+            if model is not None and i + 1 < count:  # the last proposal conditions nothing more
                 model.add_pending(x)
             proposals.append(config)
         return proposals
