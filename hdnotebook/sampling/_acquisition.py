@@ -173,11 +173,12 @@ def maximise(acq: LogEI, starts: np.ndarray, free: np.ndarray, maxiter: int = 40
     scale = acq.hyper.lengthscales[free]
     m = len(starts)
     points = starts.copy()
+    cols = slice(None) if free.all() else free  # a slice needs no masked copy
 
     def objective(u: np.ndarray) -> tuple[float, np.ndarray]:
-        points[:, free] = u.reshape(m, -1) * scale
+        points[:, cols] = u.reshape(m, -1) * scale
         value, grad = acq.with_grad(points)
-        return -float(value.sum()), -(grad[:, free] * scale).ravel()
+        return -float(value.sum()), -(grad[:, cols] * scale).ravel()
 
     res = minimize(
         objective,
