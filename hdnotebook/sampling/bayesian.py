@@ -181,10 +181,13 @@ class BayesianParameterSampling(ParameterSampling):
             column = [c.get(name, _MISSING) for c in configs]
             if isinstance(expr, Choice):
                 for i, value in enumerate(column):
-                    if not expr.contains(value):
+                    try:  # one look-up: contains() is index() without its answer
+                        position = expr.index(value)
+                    except ValueError:
                         ok[i] = False
-                    elif sl.stop > sl.start:
-                        x[i, sl.start + expr.index(value)] = 1.0
+                        continue
+                    if sl.stop > sl.start:
+                        x[i, sl.start + position] = 1.0
                 continue
             numeric = np.array([_is_number(v) for v in column], dtype=bool)
             ok &= numeric
