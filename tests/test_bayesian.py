@@ -281,6 +281,31 @@ def test_noiseless_results_are_interpolated_and_near_duplicates_stay_stable():
     assert np.isfinite(mu2).all()
 
 
+def test_far_from_the_results_the_mean_is_the_level_of_the_space_not_of_the_sampled_basin():
+    """20 results in one basin (value -1) and 3 spread elsewhere (value +1): the plain average of
+    the results is -0.74, the level of a typical *basin* result. The constant mean is the
+    generalised least-squares estimate, where the clustered results count about once, so the
+    model predicts unexplored places near the level of the rest of the space."""
+    from hdnotebook.sampling import _gp
+
+    rng = np.random.default_rng(0)
+    basin = 0.1 + 0.02 * rng.random((20, 1))
+    x = np.vstack([basin, [[0.5], [0.7], [0.95]]])
+    y = np.concatenate([np.full(20, -1.0), [1.0, 1.0, 1.0]])
+    hyper = _gp.Hyper(np.array([0.03]), 1.0, 1e-6)
+    post = _gp.Posterior(hyper, x, y, np.zeros(len(y)))
+    assert y.mean() < -0.7
+    k = _gp._matern(np.sqrt(_gp._scaled_sqdist(x / 0.03, x / 0.03)), 1.0) + (1e-6 + _gp._JITTER) * np.eye(len(y))
+    spread = np.linalg.solve(k, np.ones(len(y)))
+    assert post.constant == pytest.approx(spread @ y / spread.sum(), rel=1e-6)
+    assert post.constant > 0.3  # the basin counts about once against the three others
+    far = np.array([[0.3]])  # 6 lengthscales from every result
+    assert post.mean(far)[0] == pytest.approx(post.constant, abs=1e-2)
+    assert post.predict(far)[0][0] == pytest.approx(post.mean(far)[0])
+    # the interpolation at the results is unchanged by the mean
+    assert np.allclose(post.mean(x), y, atol=1e-3)
+
+
 # -- the GP and its acquisition: gradients, noise, pending points ---------------------------------
 def _data(n: int, d: int, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)

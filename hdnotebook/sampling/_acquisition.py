@@ -79,7 +79,7 @@ class LogEI:
             return
         # trials in flight: the fantasy worlds are plug-in worlds (each pending result believed at a
         # value), and so is their bar: the lowest posterior mean, lowered to the best fantasy
-        best = float((observed.cross(xc) @ observed.alpha).min())
+        best = float(observed.mean(xc).min())
         mean, cov = observed.predict_cov(pending)
         cov[np.diag_indices(len(pending))] += hyper.noise
         if n_fantasies <= 1:  # one world: the Kriging believer (each pending result at its mean)
@@ -138,7 +138,7 @@ def expected_lowest(post: Posterior, x: np.ndarray) -> float:
         >>> expected_lowest(noisy, x) < float(noisy.predict(x)[0].min())
         True
     """
-    mean = post.cross(x) @ post.alpha  # the mean alone: the ranking needs no variances
+    mean = post.mean(x)  # the mean alone: the ranking needs no variances
     lowest = np.argsort(mean, kind="stable")[:_BAR_POINTS]
     mean, cov = post.predict_cov(x[lowest])
     z = np.random.default_rng(0).standard_normal((_BAR_DRAWS, len(lowest)))
