@@ -74,9 +74,10 @@ class BayesianParameterSampling(ParameterSampling):
       seed and the trials, since the fit data at a checkpoint is the first ``c`` results). Results are
       turned into a minimisation, standardised, and very bad values are compressed
       logarithmically, so one diverged run does not flatten the model everywhere else. The constant
-      mean is estimated by generalised least squares, where results close together share their
-      weight, so a place the model knows nothing about is predicted at the level of the space seen
-      so far, not at that of a basin sampled many times (see :mod:`._gp`). The noise
+      mean is estimated by generalised least squares (in the fit and in the posterior), where
+      results close together share their weight, so a place the model knows nothing about is
+      predicted at the level of the space seen so far, not at that of a basin sampled many times
+      (see :mod:`._gp`). The noise
       variance may fall to 1e-10 of the standardised variance under a Gamma prior that barely
       penalises small values, so noiseless objectives are interpolated and the last digits near
       the optimum are resolved (a 1e-6 floor kept Branin's regret ~10x higher at 50 trials).
