@@ -365,7 +365,7 @@ def test_many_candidates_are_scored_in_blocks_with_the_same_result():
     assert mu.shape == sd.shape == (len(cands),)
     ks = post.cross(cands)
     v = ks @ post.chol_inv.T
-    np.testing.assert_allclose(mu, ks @ post.alpha, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(mu, ks @ post.alpha + post.constant, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(sd, np.sqrt(np.maximum(1.0 - (v * v).sum(1), 1e-12)), rtol=1e-9, atol=1e-12)
 
 
