@@ -103,10 +103,9 @@ class BayesianParameterSampling(ParameterSampling):
       each better on some functions and worse on others, none on all.) With trials in flight the
       bar is the lowest posterior mean (the believer's worlds are plug-in worlds), and a proposal
       within 1e-2 lengthscales of a trial in flight is taken only when every other one is: once
-      the search has converged, the
-      jitter-sized uncertainty left at a believed point could otherwise still be the largest
-      improvement anywhere. No proposal repeats the configuration of an existing trial or of
-      another proposal while the space has others.
+      the search has converged, the jitter-sized uncertainty left at a believed point could
+      otherwise still be the largest improvement anywhere. No proposal repeats the configuration
+      of an existing trial or of another proposal while the space has others.
     * **Discrete values.** Log EI is optimised over the continuous relaxation (random and local
       candidates, then L-BFGS-B polish of the best few in lengthscale-scaled coordinates);
       candidates are then rounded through
