@@ -199,42 +199,46 @@ def _lane_trial(x):
         time.sleep(0.1 + 0.3 * x)  # uneven durations: the lanes do not simply alternate
 
 
-def test_each_trial_records_its_lane_and_no_two_overlapping_trials_share_one(tmp_path):
+def _submit_lane_experiment(tmp_path, seed: int, total: int, concurrent: int):
+    """An experiment of ``total`` :func:`_lane_trial` runs, ``concurrent`` at a time."""
     from hdnotebook import (Experiment, HyperDriveConfig, NoTerminationPolicy, RandomParameterSampling,
                             Workspace)
-    from hdnotebook.run_view import RunDetailsModel
 
     config = HyperDriveConfig(
-        estimator=_lane_trial, hyperparameter_sampling=RandomParameterSampling({"x": uniform(0, 1)}, seed=1),
+        estimator=_lane_trial, hyperparameter_sampling=RandomParameterSampling({"x": uniform(0, 1)}, seed=seed),
         policy=NoTerminationPolicy(), primary_metric_name="score", primary_metric_goal="maximize",
-        max_total_runs=6, max_concurrent_runs=2)
-    run = Experiment(Workspace(tmp_path / "ws"), "lanes").submit(config)
-    run.wait_for_completion()
-    rows = [run._store.run(c.id) for c in run.get_children()]
-    assert [r.status for r in rows] == ["Completed"] * 6
-    lanes = {r.id: r.details["lane"] for r in rows}
-    assert set(lanes.values()) == {0, 1}
+        max_total_runs=total, max_concurrent_runs=concurrent)
+    return Experiment(Workspace(tmp_path / "ws"), "lanes").submit(config)
+
+
+def _overlapping_pairs_on_distinct_lanes(rows) -> int:
+    """How many pairs of ``rows`` ran at the same time; asserts each such pair had two lanes."""
     overlapping = 0
     for i, a in enumerate(rows):
         for b in rows[i + 1:]:
             if a.started < b.ended and b.started < a.ended:
                 overlapping += 1
-                assert lanes[a.id] != lanes[b.id], (a.number, b.number, lanes)
-    assert overlapping >= 3  # two at a time most of the way: the check above was really made
+                assert a.details["lane"] != b.details["lane"], (a.number, b.number)
+    return overlapping
+
+
+def test_each_trial_records_its_lane_and_no_two_overlapping_trials_share_one(tmp_path):
+    from hdnotebook.run_view import RunDetailsModel
+
+    run = _submit_lane_experiment(tmp_path, seed=1, total=6, concurrent=2)
+    run.wait_for_completion()
+    rows = [run._store.run(c.id) for c in run.get_children()]
+    assert [r.status for r in rows] == ["Completed"] * 6
+    lanes = {r.id: r.details["lane"] for r in rows}
+    assert set(lanes.values()) == {0, 1}
+    assert _overlapping_pairs_on_distinct_lanes(rows) >= 3  # two at a time most of the way
     # the widget's rows carry the lane (its timeline draws by them)
     state = RunDetailsModel(run._store, run.id).state()
     assert {r["id"]: r["lane"] for r in state["runs"].values()} == lanes
 
 
 def test_a_lane_started_when_the_concurrency_is_raised_mid_run_takes_the_free_slot(tmp_path):
-    from hdnotebook import (Experiment, HyperDriveConfig, NoTerminationPolicy, RandomParameterSampling,
-                            Workspace)
-
-    config = HyperDriveConfig(
-        estimator=_lane_trial, hyperparameter_sampling=RandomParameterSampling({"x": uniform(0, 1)}, seed=2),
-        policy=NoTerminationPolicy(), primary_metric_name="score", primary_metric_goal="maximize",
-        max_total_runs=9, max_concurrent_runs=1)
-    run = Experiment(Workspace(tmp_path / "ws"), "lanes").submit(config)
+    run = _submit_lane_experiment(tmp_path, seed=2, total=9, concurrent=1)
     deadline = time.monotonic() + 60
     while sum(c.get_status() == "Completed" for c in run.get_children()) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -244,10 +248,4 @@ def test_a_lane_started_when_the_concurrency_is_raised_mid_run_takes_the_free_sl
     assert [r.status for r in rows] == ["Completed"] * 9
     lanes = [r.details["lane"] for r in rows]
     assert lanes[:2] == [0, 0] and set(lanes) == {0, 1}, lanes
-    overlapping = 0
-    for i, a in enumerate(rows):
-        for b in rows[i + 1:]:
-            if a.started < b.ended and b.started < a.ended:
-                overlapping += 1
-                assert a.details["lane"] != b.details["lane"], (a.number, b.number, lanes)
-    assert overlapping >= 2  # two at a time after the change
+    assert _overlapping_pairs_on_distinct_lanes(rows) >= 2  # two at a time after the change
