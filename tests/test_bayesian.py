@@ -407,6 +407,27 @@ def test_a_pending_point_has_no_expected_improvement_left_at_it():
     assert (sd_believer <= sd_free + 1e-9).all()
 
 
+def test_on_a_noisy_model_the_believer_still_leaves_no_uncertainty_at_a_pending_point():
+    """The believer believes the latent value, not one noisy observation of it: with a noise variance
+    of 0.2, a noisy fantasy left a standard deviation of 0.31 at the pending point (and room for the
+    next proposal of a batch right beside it); the believed point is exact."""
+    from hdnotebook.sampling import _acquisition, _gp
+
+    x, y = _data(15, 2)
+    extra = np.zeros(len(y))
+    hyper = _gp.Hyper(np.array([0.3, 0.3]), 1.0, 0.2)
+    free = _acquisition.LogEI(hyper, x, y, extra, np.empty((0, 2)), np.random.default_rng(0))
+    grid = np.random.default_rng(3).random((2000, 2))
+    top = grid[np.argmax(free(grid))]
+    believer = _acquisition.LogEI(hyper, x, y, extra, top[None, :], np.random.default_rng(0), n_fantasies=1)
+    mean_free, sd_free = free.post.predict(top[None, :])
+    mean_believer, sd_believer = believer.post.predict(top[None, :])
+    assert sd_free[0] > 0.4
+    assert sd_believer[0] < 1e-3
+    assert mean_believer[0, 0] == pytest.approx(mean_free[0], abs=1e-6)
+    assert believer(top[None, :])[0] < free(top[None, :])[0] - 5.0
+
+
 def test_on_a_noisy_objective_the_noise_is_learnt_and_a_lucky_draw_is_not_the_bar():
     """The bar is the expected lowest latent value at the results: above the luckiest draw (which
     would set it on a noiseless model), below the lowest posterior mean (any low result may be the

@@ -17,7 +17,12 @@ fantasy: the fantasy worlds below are plug-in worlds.
 incumbent of each fantasy world is lowered to its best fantasy. The sampler uses one world, the
 *Kriging believer* (``n_fantasies=1``: each pending result at its posterior mean): the mean is left
 as it was and the uncertainty, hence the expected improvement, vanishes at the pending points, so
-the next proposal goes where the improvement is still to be had. ``n_fantasies > 1`` draws the
+the next proposal goes where the improvement is still to be had. It believes the latent value, not
+one noisy observation of it, so this holds where the model has learnt noise too: conditioned as one
+more noisy result, a pending point kept up to a third of its standard deviation and the next
+proposal of a batch could land beside it (median regret at 50 finished trials with 4 in flight, 80
+seeds, as a multiple of the sequential regret: noisy Hartmann-6 1.71 -> 1.47, Levy-4 1.64 -> 1.32,
+the other bench functions level within noise). ``n_fantasies > 1`` draws the
 results from the joint posterior (observation noise included) in antithetic pairs and averages the
 expected improvement over the worlds (the expected improvement integrated over the pending
 outcomes, Snoek et al., 2012): the posterior standard deviation does not depend on the fantasised
@@ -84,12 +89,15 @@ class LogEI:
         cov[np.diag_indices(len(pending))] += hyper.noise
         if n_fantasies <= 1:  # one world: the Kriging believer (each pending result at its mean)
             z = np.zeros((1, len(pending)))
+            # it believes the latent value itself: no observation noise at a believed point
+            believed_noise = np.full(len(pending), -hyper.noise)
         else:
             z = rng.standard_normal((n_fantasies // 2, len(pending)))
             z = np.vstack([z, -z])  # antithetic pairs: the fantasies average to the posterior mean
+            believed_noise = np.zeros(len(pending))  # the draws are noisy observations
         draws = mean[None, :] + z @ _safe_cholesky(cov).T  # (s, p)
         targets = np.vstack([np.repeat(y[:, None], len(draws), axis=1), draws.T])  # (n + p, s)
-        self.post = Posterior(hyper, np.vstack([x, pending]), targets, np.concatenate([extra, np.zeros(len(pending))]))
+        self.post = Posterior(hyper, np.vstack([x, pending]), targets, np.concatenate([extra, believed_noise]))
         self.best = np.minimum(best, draws.min(1))  # (s,)
         self.single = False
 

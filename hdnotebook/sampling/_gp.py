@@ -235,7 +235,8 @@ class Posterior:
 
     ``y`` is one target vector (n,) or several (n, s) sharing the inputs (the fantasies of
     :mod:`._acquisition`): the means then have one column per target, the standard deviation is
-    shared (it does not depend on the targets).
+    shared (it does not depend on the targets). ``extra`` (n,) is added to the noise variance of
+    each point; ``-hyper.noise`` makes a point exact (a believed latent value, not an observation).
     """
 
     def __init__(self, hyper: Hyper, x: np.ndarray, y: np.ndarray, extra: np.ndarray) -> None:

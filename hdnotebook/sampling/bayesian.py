@@ -90,9 +90,10 @@ class BayesianParameterSampling(ParameterSampling):
       the luckiest draw and the lowest posterior mean, so a basin sampled many times does not hold
       the search), see :mod:`._acquisition`.
     * **Pending trials and batches.** ``running`` trials are pending: each is added to the model
-      as a *Kriging believer*, its result fantasised at the posterior mean (hyperparameters
-      unchanged), which removes the uncertainty, hence the expected improvement, around it without
-      moving the mean; proposals of one ``count > 1`` call are chained the same way, so four trials
+      as a *Kriging believer*, its latent value fantasised at the posterior mean (hyperparameters
+      unchanged, no observation noise at the believed point, even on a noisy objective), which
+      removes the uncertainty, hence the expected improvement, around it without moving the mean;
+      proposals of one ``count > 1`` call are chained the same way, so four trials
       in flight explore four places. (A constant liar at the mean of the results, used before,
       pushed good regions up; fantasies drawn from the posterior and averaged, also implemented,
       spread the batch too far: median regret at 50 finished trials with 4 in flight, 8 seeds,
