@@ -409,8 +409,8 @@ def test_a_pending_point_has_no_expected_improvement_left_at_it():
 
 def test_on_a_noisy_model_the_believer_still_leaves_no_uncertainty_at_a_pending_point():
     """The believer believes the latent value, not one noisy observation of it: with a noise variance
-    of 0.2, a noisy fantasy left a standard deviation of 0.31 at the pending point (and room for the
-    next proposal of a batch right beside it); the believed point is exact."""
+    of 0.2, a noisy fantasy left a standard deviation of 0.31 of 0.43 at the pending point (and room
+    for the next proposal of a batch right beside it); the believed point is exact."""
     from hdnotebook.sampling import _acquisition, _gp
 
     x, y = _data(15, 2)
