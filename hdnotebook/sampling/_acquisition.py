@@ -23,14 +23,14 @@ result, a pending point kept most of its standard deviation wherever the posteri
 far above the noise (near the results, where a batch's proposals go; 0.31 of 0.43 with a noise
 variance of 0.2), and the next proposal of a batch could land beside it (median regret at 50
 finished trials with 4 in flight, 80 seeds, as a multiple of the sequential regret: noisy Hartmann-6
-1.71 -> 1.47, Levy-4 1.64 -> 1.32, the other bench functions level within noise). ``n_fantasies >
-1`` draws the results from the joint posterior (observation noise included) in antithetic pairs and
-averages the expected improvement over the worlds (the expected improvement integrated over the
-pending outcomes, Snoek et al., 2012): the posterior standard deviation does not depend on the
-fantasised values, so all worlds share one Cholesky factor and a world costs one column in the
-products. It spread 4-at-a-time batches further and lost to the believer (see the sampler's
-docstring). Either is better than the constant liar at the mean of the results used before, which
-pushed good regions *up* around a pending point.
+1.71 -> 1.47, Levy-4 1.64 -> 1.32, the other bench functions level within noise).
+``n_fantasies > 1`` draws the results from the joint posterior (observation noise included) in
+antithetic pairs and averages the expected improvement over the worlds (the expected improvement
+integrated over the pending outcomes, Snoek et al., 2012): the posterior standard deviation does not
+depend on the fantasised values, so all worlds share one Cholesky factor and a world costs one
+column in the products. It spread 4-at-a-time batches further and lost to the believer (see the
+sampler's docstring). Either is better than the constant liar at the mean of the results used
+before, which pushed good regions *up* around a pending point.
 
 **Maximisation.** Random and local candidates are scored, the best one, a roulette pick of others
 (weights: expected improvement relative to the best) and the incumbent start a local search each:
