@@ -86,17 +86,17 @@ class LogEI:
         # trials in flight: the fantasy worlds are plug-in worlds (each pending result believed at a
         # value), and so is their bar: the lowest posterior mean, lowered to the best fantasy
         best = float(observed.mean(xc).min())
-        mean, cov = observed.predict_cov(pending)
-        cov[np.diag_indices(len(pending))] += hyper.noise
         if n_fantasies <= 1:  # one world: the Kriging believer (each pending result at its mean)
-            z = np.zeros((1, len(pending)))
+            draws = observed.mean(pending)[None, :]  # (1, p)
             # it believes the latent value itself: no observation noise at a believed point
             believed_noise = np.full(len(pending), -hyper.noise)
         else:
+            mean, cov = observed.predict_cov(pending)
+            cov[np.diag_indices(len(pending))] += hyper.noise
             z = rng.standard_normal((n_fantasies // 2, len(pending)))
             z = np.vstack([z, -z])  # antithetic pairs: the fantasies average to the posterior mean
+            draws = mean[None, :] + z @ _safe_cholesky(cov).T  # (s, p)
             believed_noise = np.zeros(len(pending))  # the draws are noisy observations
-        draws = mean[None, :] + z @ _safe_cholesky(cov).T  # (s, p)
         targets = np.vstack([np.repeat(y[:, None], len(draws), axis=1), draws.T])  # (n + p, s)
         self.post = Posterior(hyper, np.vstack([x, pending]), targets, np.concatenate([extra, believed_noise]))
         self.best = np.minimum(best, draws.min(1))  # (s,)

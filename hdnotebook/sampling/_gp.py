@@ -110,6 +110,13 @@ def _scaled_sqdist(
     return np.maximum(r2, 0.0, out=r2)
 
 
+def _constant_mean(chol: np.ndarray, y: np.ndarray) -> float | np.ndarray:
+    """The generalised least-squares constant ``1' K^-1 y / 1' K^-1 1`` from the lower Cholesky
+    factor of ``K``: one per column of ``y`` (n,) or (n, s)."""
+    spread = lapack.dpotrs(chol, np.ones(len(chol)), lower=1)[0]  # K^-1 1
+    return (spread @ y) / spread.sum()
+
+
 def _symmetric_inverse(chol: np.ndarray) -> np.ndarray | None:
     """The inverse of ``L L^T`` from its lower Cholesky factor ``L`` (upper triangle zero), or None.
 
@@ -161,8 +168,7 @@ def _neg_log_posterior(
         return 1e10, np.zeros_like(theta)
     # the constant mean at its generalised least-squares estimate for these hyperparameters (the
     # likelihood's optimum in the mean: by the envelope theorem the gradient below stays exact)
-    spread = lapack.dpotrs(chol, np.ones(n), lower=1)[0]
-    y = y - (spread @ y) / spread.sum()
+    y = y - _constant_mean(chol, y)
     alpha = lapack.dpotrs(chol, y, lower=1)[0]
     kinv = _symmetric_inverse(chol)
     if kinv is None:
@@ -258,9 +264,8 @@ class Posterior:
         if info:
             raise np.linalg.LinAlgError("kernel matrix is not positive definite")
         self.chol = chol
-        spread = cho_solve((chol, True), np.ones(n), check_finite=False)  # K^-1 1
         #: the constant mean: its generalised least-squares estimate (one per target column)
-        self.constant = (spread @ y) / spread.sum()
+        self.constant = _constant_mean(chol, y)
         self.alpha = cho_solve((chol, True), y - self.constant, check_finite=False)
         self.chol_inv = lapack.dtrtri(self.chol, lower=1)[0]
 
