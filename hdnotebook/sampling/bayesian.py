@@ -67,20 +67,19 @@ class BayesianParameterSampling(ParameterSampling):
       Styblinski-Tang-10 (10 seeds: 13.3 -> 16.2, 1.8 -> 3.0, 173 -> 187).
     * **Model.** ARD Matern-5/2 kernel; lengthscales, signal and noise variance are MAP estimates
       (log marginal likelihood plus weak priors, see :mod:`._gp`; L-BFGS-B from two starts; past 48
-      results the two starts run on a 48-point pilot subset and one short run refines its optimum
-      on the fit data), refitted at
-      every result up to 30 and then each time the results grow by ~8 % (fits are memoised, so
-      a sampler reused across suggestions mostly skips them; proposals stay a pure function of the
-      seed and the trials, since the fit data at a checkpoint is the first ``c`` results). Results are
-      turned into a minimisation, standardised, and very bad values are compressed
-      logarithmically, so one diverged run does not flatten the model everywhere else. The constant
-      mean is estimated by generalised least squares (in the fit and in the posterior), where
-      results close together share their weight, so a place the model knows nothing about is
+      results the two starts run on a 48-point pilot subset and one short run refines its optimum on
+      the fit data), refitted at every result up to 30 and then each time the results grow by ~8 %
+      (fits are memoised, so a sampler reused across suggestions mostly skips them; proposals stay a
+      pure function of the seed and the trials, since the fit data at a checkpoint is the first
+      ``c`` results). Results are turned into a minimisation, standardised, and very bad values are
+      compressed logarithmically, so one diverged run does not flatten the model everywhere else.
+      The constant mean is estimated by generalised least squares (in the fit and in the posterior),
+      where results close together share their weight, so a place the model knows nothing about is
       predicted at the level of the space seen so far, not at that of a basin sampled many times
-      (see :mod:`._gp`). The noise
-      variance may fall to 1e-10 of the standardised variance under a Gamma prior that barely
-      penalises small values, so noiseless objectives are interpolated and the last digits near
-      the optimum are resolved (a 1e-6 floor kept Branin's regret ~10x higher at 50 trials).
+      (see :mod:`._gp`). The noise variance may fall to 1e-10 of the standardised variance under a
+      Gamma prior that barely penalises small values, so noiseless objectives are interpolated and
+      the last digits near the optimum are resolved (a 1e-6 floor kept Branin's regret ~10x higher
+      at 50 trials).
     * **Evidence.** ``completed`` trials count fully. ``stopped`` trials (ended by a policy) count
       with their partial value plus extra noise. ``failed`` trials and non-finite values are imputed
       with the worst value seen (plus extra noise), so a region that keeps failing is avoided
@@ -89,24 +88,26 @@ class BayesianParameterSampling(ParameterSampling):
       results (on a noiseless objective this is the best result; on a noisy one it lies between
       the luckiest draw and the lowest posterior mean, so a basin sampled many times does not hold
       the search), see :mod:`._acquisition`.
-    * **Pending trials and batches.** ``running`` trials are pending: each is added to the model
-      as a *Kriging believer*, its latent value fantasised at the posterior mean (hyperparameters
+    * **Pending trials and batches.** ``running`` trials are pending: each is added to the model as
+      a *Kriging believer*, its latent value fantasised at the posterior mean (hyperparameters
       unchanged, no observation noise at the believed point, even on a noisy objective), which
       removes the uncertainty, hence the expected improvement, around it without moving the mean;
-      proposals of one ``count > 1`` call are chained the same way, so four trials
-      in flight explore four places. (A constant liar at the mean of the results, used before,
-      pushed good regions up; fantasies drawn from the posterior and averaged, also implemented,
-      spread the batch too far: median regret at 50 finished trials with 4 in flight, 8 seeds,
-      Kriging believer vs averaged fantasies: Levy-4 0.47 vs 0.80, Hartmann-6 0.017 vs 0.15,
-      Branin 1.3e-5 vs 3.4e-5. With the estimated constant mean, 20 seeds, 8 and 16 averaged
-      fantasies, the expected lowest value as the bar, a bar not lowered to the believed values,
-      a wider guard (0.1 and 0.3 lengthscales) and model proposals only after 4 or 6 results were
-      each better on some functions and worse on others, none on all.) With trials in flight the
-      bar is the lowest posterior mean (the believer's worlds are plug-in worlds), and a proposal
-      within 1e-2 lengthscales of a trial in flight is taken only when every other one is: once
-      the search has converged, the jitter-sized uncertainty left at a believed point could
-      otherwise still be the largest improvement anywhere. No proposal repeats the configuration
-      of an existing trial or of another proposal while the space has others.
+      proposals of one ``count > 1`` call are chained the same way, so four trials in flight explore
+      four places. (A constant liar at the mean of the results, used before, pushed good regions up;
+      fantasies drawn from the posterior and averaged, also implemented, spread the batch too far:
+      median regret at 50 finished trials with 4 in flight, 8 seeds, Kriging believer vs averaged
+      fantasies: Levy-4 0.47 vs 0.80, Hartmann-6 0.017 vs 0.15, Branin 1.3e-5 vs 3.4e-5. With the
+      estimated constant mean, 20 seeds, 8 and 16 averaged fantasies, the expected lowest value as
+      the bar, a bar not lowered to the believed values, a wider guard (0.1 and 0.3 lengthscales)
+      and model proposals only after 4 or 6 results were each better on some functions and worse on
+      others, none on all; over 40 seeds, liars above or below the mean by 0.5 to 2 standard
+      deviations, at the best or the worst result, and local penalisation (Gonzalez et al., 2016)
+      all lost to the believer on Hartmann-6.) With trials in flight the bar is the lowest posterior mean (the
+      believer's worlds are plug-in worlds), and a proposal within 1e-2 lengthscales of a trial in
+      flight is taken only when every other one is: once the search has converged, the jitter-sized
+      uncertainty left at a believed point could otherwise still be the largest improvement
+      anywhere. No proposal repeats the configuration of an existing trial or of another proposal
+      while the space has others.
     * **Discrete values.** Log EI is optimised over the continuous relaxation (random and local
       candidates, then L-BFGS-B polish of the best few in lengthscale-scaled coordinates);
       candidates are then rounded through
