@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -388,18 +389,27 @@ def test_the_acquisition_has_the_right_gradient_with_and_without_pending_points(
             np.testing.assert_allclose(grad[0], numeric, rtol=1e-3, atol=1e-3 * max(1.0, np.abs(numeric).max()))
 
 
-def test_a_pending_point_has_no_expected_improvement_left_at_it():
-    """Kriging believer: the pending point's result is believed, so proposing it again gains nothing,
-    while the mean (and the improvement far from it) is left as it was."""
-    from hdnotebook.sampling import _acquisition, _gp
+def _believer_at_the_best_proposal(hyper: Any) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """On 15 results in 2-D: the acquisition without pending points, the believer with one pending
+    point at its best proposal on a 2000-point grid, that point and the grid."""
+    from hdnotebook.sampling import _acquisition
 
     x, y = _data(15, 2)
     extra = np.zeros(len(y))
-    hyper = _gp.fit_hyper(x, y, extra)
     free = _acquisition.LogEI(hyper, x, y, extra, np.empty((0, 2)), np.random.default_rng(0))
     grid = np.random.default_rng(3).random((2000, 2))
     top = grid[np.argmax(free(grid))]
     believer = _acquisition.LogEI(hyper, x, y, extra, top[None, :], np.random.default_rng(0), n_fantasies=1)
+    return free, believer, top, grid
+
+
+def test_a_pending_point_has_no_expected_improvement_left_at_it():
+    """Kriging believer: the pending point's result is believed, so proposing it again gains nothing,
+    while the mean (and the improvement far from it) is left as it was."""
+    from hdnotebook.sampling import _gp
+
+    x, y = _data(15, 2)
+    free, believer, top, grid = _believer_at_the_best_proposal(_gp.fit_hyper(x, y, np.zeros(len(y))))
     assert believer(top[None, :])[0] < free(top[None, :])[0] - 5.0  # e^-5: < 1 % of the improvement left
     mean_free, sd_free = free.post.predict(grid)
     mean_believer, sd_believer = believer.post.predict(grid)
@@ -411,15 +421,9 @@ def test_on_a_noisy_model_the_believer_still_leaves_no_uncertainty_at_a_pending_
     """The believer believes the latent value, not one noisy observation of it: with a noise variance
     of 0.2, a noisy fantasy left a standard deviation of 0.31 of 0.43 at the pending point (and room
     for the next proposal of a batch right beside it); the believed point is exact."""
-    from hdnotebook.sampling import _acquisition, _gp
+    from hdnotebook.sampling import _gp
 
-    x, y = _data(15, 2)
-    extra = np.zeros(len(y))
-    hyper = _gp.Hyper(np.array([0.3, 0.3]), 1.0, 0.2)
-    free = _acquisition.LogEI(hyper, x, y, extra, np.empty((0, 2)), np.random.default_rng(0))
-    grid = np.random.default_rng(3).random((2000, 2))
-    top = grid[np.argmax(free(grid))]
-    believer = _acquisition.LogEI(hyper, x, y, extra, top[None, :], np.random.default_rng(0), n_fantasies=1)
+    free, believer, top, _ = _believer_at_the_best_proposal(_gp.Hyper(np.array([0.3, 0.3]), 1.0, 0.2))
     mean_free, sd_free = free.post.predict(top[None, :])
     mean_believer, sd_believer = believer.post.predict(top[None, :])
     assert sd_free[0] > 0.4
