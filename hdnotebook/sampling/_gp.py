@@ -13,7 +13,12 @@ With the estimated mean, unexplored space is predicted at the level of the space
 Median regret over 20 seeds (``bench/samplers.py``), zero mean -> estimated mean in the posterior
 only -> also in the fit: Hartmann-6 at 50 trials 5.3e-3 -> 1.8e-3 -> 7.6e-5; Styblinski-Tang-10 at
 100 127 -> 76 -> 58; Levy-4 at 50 0.25 -> 0.30 -> 0.16; Ackley-5 at 20 15.9 -> 12.6 -> 13.1;
-4 trials in flight, Hartmann-6 at 50 0.074 -> 0.090 -> 0.0030.
+4 trials in flight, Hartmann-6 at 50 0.074 -> 0.090 -> 0.0030. The posterior variance treats the
+estimated constant as known (simple kriging). The universal-kriging variance adds the constant's own
+uncertainty, ``(1 - 1' K^-1 k)^2 / 1' K^-1 1``, which raises the variance away from the results. It
+was tried and left out: over 40 seeds the sequential regret stayed level within noise, and 4 in
+flight got worse at 50 trials on Hartmann-6 (median 0.0032 -> 0.0075) and Styblinski-Tang-10
+(106 -> 130, worse on 30 of 40 seeds, paired p < 0.01).
 
 Hyperparameters (one lengthscale per input dimension, signal variance, noise variance) are the MAP
 estimate under weak priors, found with L-BFGS-B on the analytic gradient of the log marginal
