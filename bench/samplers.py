@@ -26,7 +26,8 @@ It prints, per problem, the median regret over the seeds per sampler, mode and b
 median / mean wall time per suggestion, then the verdicts against the targets (hdnotebook <=
 Optuna GP at every budget at <= 1/4 of its time per suggestion; conc4 @50 <= 1.5x seq @50, beside
 seq @47: the cost of the 3 results a 4-in-flight search lacks at its last proposal, and the
-fewest sequential trials that reach the same regret), then the time of one hdnotebook suggestion at 100 / 300 / 1000 finished trials.
+fewest sequential trials that reach the same regret), then the time of one hdnotebook suggestion
+at 100 / 300 / 1000 finished trials.
 
     python bench/samplers.py --jobs 16            # 10 seeds, every problem, both modes
     python bench/samplers.py --quick              # 3 seeds, 3 problems, budgets 20,50
