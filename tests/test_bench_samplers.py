@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -13,11 +14,17 @@ BENCH = Path(__file__).resolve().parents[1] / "bench" / "samplers.py"
 
 @pytest.fixture(scope="module")
 def bench():
+    """The bench script as a module; what importing it sets (thread variables, sys.path) is undone after."""
+    environ, path = dict(os.environ), list(sys.path)
     spec = importlib.util.spec_from_file_location("bench_samplers", BENCH)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
-    return module
+    yield module
+    del sys.modules[spec.name]
+    sys.path[:] = path
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 def test_the_sequential_match_is_the_fewest_trials_that_reach_a_regret(bench):
